@@ -1,0 +1,61 @@
+package authcore
+
+import (
+	"runtime"
+	"time"
+)
+
+// Options configure a Service. Zero values take the documented defaults.
+type Options struct {
+	// SessionTTL is the idle expiry: a session ends this long after its last
+	// request. Default: 2h, as ConnectyCube.
+	SessionTTL time.Duration
+	// SessionMaxAge is the absolute lifetime of a session, however active.
+	// Default: 720h (30 days).
+	SessionMaxAge time.Duration
+	// GuestTTL is the lifetime of a guest user and its session. Default: 24h.
+	GuestTTL time.Duration
+	// SignatureSkew is how far a signed timestamp may be from the server's
+	// clock. Default: 60m, as ConnectyCube.
+	SignatureSkew time.Duration
+	// CacheSize bounds the validated sessions kept in memory. Default:
+	// 100000. Negative disables the cache (every request reads the store).
+	CacheSize int
+	// Hasher hashes passwords. Default: argon2id with OWASP parameters, as
+	// many at once as there are CPUs, waiting at most 5s for a turn.
+	Hasher *Hasher
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 2 * time.Hour
+	}
+	if o.SessionMaxAge <= 0 {
+		o.SessionMaxAge = 720 * time.Hour
+	}
+	if o.GuestTTL <= 0 {
+		o.GuestTTL = 24 * time.Hour
+	}
+	if o.SignatureSkew <= 0 {
+		o.SignatureSkew = time.Hour
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 100_000
+	}
+	if o.Hasher == nil {
+		o.Hasher = NewHasher(DefaultArgon2Params, runtime.NumCPU(), 5*time.Second)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// touchInterval is how stale the stored expiry may get before a request
+// writes a new one: min(60s, ttl/10), so sliding expiry costs at most one
+// write per session per minute whatever the request rate.
+func (o Options) touchInterval() time.Duration {
+	return min(time.Minute, o.SessionTTL/10)
+}

@@ -1,0 +1,60 @@
+// Package authcore is cubeauth's domain: apps and their stages, users,
+// sessions, password hashing, legacy signatures, tokens and the session
+// cache. It knows nothing of HTTP or Caddy: methods take parsed input and
+// return results or typed errors (see errors.go) that the HTTP layer maps to
+// ConnectyCube's wire format.
+package authcore
+
+import (
+	"time"
+
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// Service answers every authentication question for one store. It is safe
+// for concurrent use. Several Services may share a store (overlapping config
+// reloads, or many nodes on one database): each keeps its caches coherent
+// through the store's events.
+type Service struct {
+	store       store.Store
+	opts        Options
+	now         func() time.Time
+	hasher      *Hasher
+	apps        appCache
+	sessions    *sessionCache
+	unsubscribe func()
+}
+
+// New returns a Service over st. Close it to stop listening to st's events;
+// closing the Service does not close st.
+func New(st store.Store, opts Options) *Service {
+	opts = opts.withDefaults()
+	s := &Service{
+		store:    st,
+		opts:     opts,
+		now:      opts.Now,
+		hasher:   opts.Hasher,
+		sessions: newSessionCache(opts.CacheSize),
+	}
+	s.unsubscribe = st.Subscribe(s.onEvent)
+	return s
+}
+
+// Close stops the Service from following store events.
+func (s *Service) Close() {
+	s.unsubscribe()
+}
+
+// Store returns the store the Service works on.
+func (s *Service) Store() store.Store { return s.store }
+
+// Options returns the effective options, defaults filled in.
+func (s *Service) Options() Options { return s.opts }
+
+func (s *Service) onEvent(ev store.Event) {
+	switch ev.Kind {
+	case store.EventAppChanged, store.EventAppDeleted, store.EventReset:
+		s.apps.invalidate()
+	}
+	s.sessions.apply(ev)
+}

@@ -1,0 +1,366 @@
+package authcore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// Field limits. Login length is ConnectyCube's documented 3–70; the others
+// keep a hostile body cheap without refusing real data.
+const (
+	minLogin       = 3
+	maxLogin       = 70
+	maxEmail       = 254
+	minPassword    = 8
+	maxPassword    = 128
+	maxFullName    = 200
+	maxShortField  = 255
+	maxCustomData  = 16 << 10
+	maxUsersPerGet = 100
+)
+
+// credentials are what a client signs in with.
+type credentials struct {
+	Login, Email, Password string
+}
+
+func credentialsFrom(m map[string]string) credentials {
+	return credentials{Login: strings.TrimSpace(m["login"]), Email: strings.TrimSpace(m["email"]), Password: m["password"]}
+}
+
+// signIn checks credentials. When the user does not exist and create is
+// true, it creates the user with these credentials; concurrent first logins
+// for one login create exactly one user (the store's unique index decides,
+// and the losers sign in to the winner's user).
+func (s *Service) signIn(ctx context.Context, app store.App, c credentials, create bool) (store.User, bool, error) {
+	if c.Login == "" && c.Email == "" {
+		return store.User{}, false, invalid("login", "cannot be blank")
+	}
+	if c.Password == "" {
+		return store.User{}, false, invalid("password", "cannot be blank")
+	}
+	if len(c.Password) > maxPassword || len(c.Login) > maxLogin*4 || len(c.Email) > maxEmail {
+		// Longer than anything we store: it cannot match, and hashing it
+		// would only cost time.
+		return store.User{}, false, ErrBadCredentials
+	}
+	u, err := s.findUser(ctx, app.ID, c)
+	switch {
+	case err == nil:
+		return s.checkPassword(ctx, u, c.Password)
+	case !errors.Is(err, store.ErrNotFound):
+		return u, false, storeErr(err, nil)
+	case !create:
+		if err := s.hasher.VerifyNobody(ctx, c.Password); err != nil {
+			return u, false, err
+		}
+		return u, false, ErrUserNotFound
+	}
+	u, err = s.createUser(ctx, app.ID, UserInput{Login: &c.Login, Email: &c.Email, Password: &c.Password}, false)
+	var verr *ValidationError
+	if errors.As(err, &verr) && (verr.Fields["login"] != nil || verr.Fields["email"] != nil) {
+		// Lost a race for this login: the winner's user is the one to use.
+		if u, err := s.findUser(ctx, app.ID, c); err == nil {
+			return s.checkPassword(ctx, u, c.Password)
+		}
+	}
+	return u, err == nil, err
+}
+
+func (s *Service) findUser(ctx context.Context, appID int64, c credentials) (store.User, error) {
+	if c.Login != "" {
+		return s.store.GetUserByLogin(ctx, appID, c.Login)
+	}
+	return s.store.GetUserByEmail(ctx, appID, c.Email)
+}
+
+func (s *Service) checkPassword(ctx context.Context, u store.User, password string) (store.User, bool, error) {
+	// Guests have no password hash: Verify then costs a dummy comparison
+	// and fails, so a guest cannot sign in with a password.
+	ok, weaker, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	if err != nil {
+		return u, false, err
+	}
+	if !ok {
+		return u, false, ErrBadCredentials
+	}
+	if weaker {
+		if hash, err := s.hasher.Hash(ctx, password); err == nil {
+			u.PasswordHash = hash
+			_ = s.store.UpdateUser(ctx, u) // best effort; the login succeeds anyway
+		}
+	}
+	return u, false, nil
+}
+
+// UserInput is the user fields a client may set. A nil field is not set
+// (on update: left as it is).
+type UserInput struct {
+	Login, Email, Password, OldPassword        *string
+	FullName, Phone, Website, CustomData, Tags *string
+	ExternalID, FacebookID, TwitterID, Avatar  *string
+	Timezone                                   *string
+}
+
+// UserInputFrom reads user fields from the "user" object of a request body.
+func UserInputFrom(p Params) UserInput {
+	m := p.Sub("user")
+	field := func(name string) *string {
+		if v, ok := m[name]; ok {
+			return &v
+		}
+		return nil
+	}
+	in := UserInput{
+		Login: field("login"), Email: field("email"), Password: field("password"),
+		OldPassword: field("old_password"), FullName: field("full_name"), Phone: field("phone"),
+		Website: field("website"), CustomData: field("custom_data"), Tags: field("tag_list"),
+		ExternalID: field("external_id"), FacebookID: field("facebook_id"),
+		TwitterID: field("twitter_id"), Avatar: field("avatar"), Timezone: field("timezone"),
+	}
+	if in.ExternalID == nil {
+		in.ExternalID = field("external_user_id")
+	}
+	return in
+}
+
+// CreateUserRequest is a POST /users (signup).
+type CreateUserRequest struct {
+	// AppID is the app of the caller's session, or of its CB-AuthKey.
+	AppID    int64
+	Input    UserInput
+	ClientIP string
+}
+
+// CreateUser signs a user up.
+func (s *Service) CreateUser(ctx context.Context, req CreateUserRequest) (store.User, error) {
+	if req.Input.Password == nil || *req.Input.Password == "" {
+		return store.User{}, invalid("password", "cannot be blank")
+	}
+	return s.createUser(ctx, req.AppID, req.Input, true)
+}
+
+func (s *Service) createUser(ctx context.Context, appID int64, in UserInput, checkPassword bool) (store.User, error) {
+	now := s.now()
+	u := store.User{AppID: appID, CreatedAt: now, UpdatedAt: now}
+	if err := applyUserInput(&u, in, true); err != nil {
+		return u, err
+	}
+	if checkPassword || in.Password != nil {
+		if err := checkLength("password", *in.Password, minPassword, maxPassword); err != nil {
+			return u, err
+		}
+	}
+	hash, err := s.hasher.Hash(ctx, *in.Password)
+	if err != nil {
+		return u, err
+	}
+	u.PasswordHash = hash
+	return u, s.saveUser(ctx, &u, true)
+}
+
+// saveUser creates or updates u, turning uniqueness conflicts into
+// ConnectyCube's per-field validation errors.
+func (s *Service) saveUser(ctx context.Context, u *store.User, create bool) error {
+	var err error
+	if create {
+		err = s.store.CreateUser(ctx, u)
+	} else {
+		err = s.store.UpdateUser(ctx, *u)
+	}
+	switch {
+	case errors.Is(err, store.ErrLoginTaken):
+		return invalid("login", "has already been taken")
+	case errors.Is(err, store.ErrEmailTaken):
+		return invalid("email", "has already been taken")
+	}
+	return storeErr(err, ErrNotFound)
+}
+
+// applyUserInput validates in and copies it onto u. On create a login or an
+// email is required.
+func applyUserInput(u *store.User, in UserInput, create bool) error {
+	verr := &ValidationError{}
+	set := func(dst *string, src *string, field string, minLen, maxLen int) {
+		if src == nil {
+			return
+		}
+		v := strings.TrimSpace(*src)
+		if err := checkLength(field, v, minLen, maxLen); err != nil {
+			verr.add(field, err.(*ValidationError).Fields[field][0])
+			return
+		}
+		*dst = v
+	}
+	if in.Login != nil && strings.TrimSpace(*in.Login) != "" {
+		set(&u.Login, in.Login, "login", minLogin, maxLogin)
+	} else if in.Login != nil && !create {
+		verr.add("login", "cannot be blank")
+	}
+	if in.Email != nil && strings.TrimSpace(*in.Email) != "" {
+		set(&u.Email, in.Email, "email", 3, maxEmail)
+		if !strings.Contains(u.Email, "@") && verr.Fields["email"] == nil {
+			verr.add("email", "is invalid")
+		}
+	} else if in.Email != nil && !create {
+		u.Email = ""
+	}
+	if create && u.Login == "" && u.Email == "" && verr.Fields["login"] == nil {
+		verr.add("login", "cannot be blank")
+	}
+	set(&u.FullName, in.FullName, "full_name", 0, maxFullName)
+	set(&u.Phone, in.Phone, "phone", 0, 40)
+	set(&u.Website, in.Website, "website", 0, maxShortField)
+	set(&u.Tags, in.Tags, "tag_list", 0, 1000)
+	set(&u.ExternalID, in.ExternalID, "external_id", 0, maxShortField)
+	set(&u.FacebookID, in.FacebookID, "facebook_id", 0, maxShortField)
+	set(&u.TwitterID, in.TwitterID, "twitter_id", 0, maxShortField)
+	set(&u.Avatar, in.Avatar, "avatar", 0, maxShortField)
+	if in.CustomData != nil {
+		if len(*in.CustomData) > maxCustomData {
+			verr.add("custom_data", "is too long")
+		} else {
+			u.CustomData = *in.CustomData
+		}
+	}
+	if in.Timezone != nil && *in.Timezone != "" {
+		tz, err := strconv.Atoi(*in.Timezone)
+		if err != nil || tz < -24*60 || tz > 24*60 {
+			verr.add("timezone", "is invalid")
+		} else {
+			u.Timezone = &tz
+		}
+	}
+	return verr.orNil()
+}
+
+func checkLength(field, v string, minLen, maxLen int) error {
+	n := utf8.RuneCountInString(v)
+	switch {
+	case n < minLen && n == 0:
+		return invalid(field, "cannot be blank")
+	case n < minLen:
+		return invalid(field, "is too short (minimum is "+strconv.Itoa(minLen)+" characters)")
+	case n > maxLen:
+		return invalid(field, "is too long (maximum is "+strconv.Itoa(maxLen)+" characters)")
+	}
+	return nil
+}
+
+// GetUser returns a user of the caller's app.
+func (s *Service) GetUser(ctx context.Context, caller Identity, userID int64) (store.User, error) {
+	u, err := s.store.GetUser(ctx, caller.AppID, userID)
+	return u, storeErr(err, ErrNotFound)
+}
+
+// GetUserByLogin returns a user of the caller's app by login.
+func (s *Service) GetUserByLogin(ctx context.Context, caller Identity, login string) (store.User, error) {
+	u, err := s.store.GetUserByLogin(ctx, caller.AppID, login)
+	return u, storeErr(err, ErrNotFound)
+}
+
+// GetUserByEmail returns a user of the caller's app by email.
+func (s *Service) GetUserByEmail(ctx context.Context, caller Identity, email string) (store.User, error) {
+	u, err := s.store.GetUserByEmail(ctx, caller.AppID, email)
+	return u, storeErr(err, ErrNotFound)
+}
+
+// ListUsers returns users of the caller's app matching q (q.AppID is set
+// from the caller), at most 100 at a time, and the total.
+func (s *Service) ListUsers(ctx context.Context, caller Identity, q store.UserQuery) ([]store.User, int, error) {
+	q.AppID = caller.AppID
+	if q.Limit <= 0 || q.Limit > maxUsersPerGet {
+		q.Limit = maxUsersPerGet
+	}
+	users, total, err := s.store.ListUsers(ctx, q)
+	return users, total, storeErr(err, ErrNotFound)
+}
+
+// UpdateUser changes the caller's own user. A new password needs the old
+// one, and ends every other session of the user.
+func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64, in UserInput) (store.User, error) {
+	if err := ownUser(caller, userID); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.store.GetUser(ctx, caller.AppID, userID)
+	if err != nil {
+		return u, storeErr(err, ErrNotFound)
+	}
+	if err := applyUserInput(&u, in, false); err != nil {
+		return u, err
+	}
+	newPassword := in.Password != nil && *in.Password != ""
+	if newPassword {
+		if in.OldPassword == nil || *in.OldPassword == "" {
+			return u, invalid("old_password", "cannot be blank")
+		}
+		if err := checkLength("password", *in.Password, minPassword, maxPassword); err != nil {
+			return u, err
+		}
+		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, *in.OldPassword)
+		if err != nil {
+			return u, err
+		}
+		if !ok {
+			return u, invalid("old_password", "is incorrect")
+		}
+		if u.PasswordHash, err = s.hasher.Hash(ctx, *in.Password); err != nil {
+			return u, err
+		}
+	}
+	u.UpdatedAt = s.now()
+	if err := s.saveUser(ctx, &u, false); err != nil {
+		return u, err
+	}
+	if newPassword {
+		return u, s.endOtherSessions(ctx, caller)
+	}
+	return u, nil
+}
+
+// endOtherSessions revokes every session of the caller's user except the
+// caller's own, which goes on.
+func (s *Service) endOtherSessions(ctx context.Context, caller Identity) error {
+	for {
+		sessions, _, err := s.store.ListSessions(ctx, store.SessionQuery{AppID: caller.AppID, UserID: caller.UserID, Limit: 1000})
+		if err != nil {
+			return storeErr(err, nil)
+		}
+		ended := 0
+		for _, sess := range sessions {
+			if sess.TokenHash == caller.TokenHash {
+				continue
+			}
+			if err := s.revoke(ctx, sess.TokenHash); err != nil {
+				return err
+			}
+			ended++
+		}
+		if ended == 0 {
+			return nil
+		}
+	}
+}
+
+// DeleteUser deletes the caller's own user and ends all its sessions.
+func (s *Service) DeleteUser(ctx context.Context, caller Identity, userID int64) error {
+	if err := ownUser(caller, userID); err != nil {
+		return err
+	}
+	return storeErr(s.store.DeleteUser(ctx, caller.AppID, userID), ErrNotFound)
+}
+
+func ownUser(caller Identity, userID int64) error {
+	if caller.UserID == 0 {
+		return ErrNeedUser
+	}
+	if caller.UserID != userID {
+		return ErrForbidden
+	}
+	return nil
+}

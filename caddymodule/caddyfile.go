@@ -1,0 +1,213 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("cubeauth", parseCaddyfile)
+	// Authentication runs where Caddy's own basic_auth does: before any
+	// handler that answers or proxies, so no "order" line is needed.
+	httpcaddyfile.RegisterDirectiveOrder("cubeauth", httpcaddyfile.Before, "basic_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var m Handler
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return &m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	cubeauth {
+//		storage badger <dir>            # default: Caddy's data dir + /cubeauth
+//		storage postgres <dsn>
+//		session_ttl <duration>          # idle expiry, default 2h
+//		session_max_age <duration>      # absolute lifetime, default 720h
+//		guest_ttl <duration>            # guest users and sessions, default 24h
+//		header_prefix <prefix>          # default X-Cube-
+//		pass_credentials                # forward the token to the backend
+//		preflight_with_token            # require a token on CORS preflights
+//		cors_origins <origin...>        # default *
+//		session_cache_size <n>          # -1 disables, default 100000
+//		hash_concurrency <n>            # default: number of CPUs
+//		hash_wait <duration>            # default 5s
+//		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
+//		app <id> {
+//			name <label>
+//			auth_key <key>
+//			auth_secret <secret>
+//			stage development|production
+//			session_without_user allow|deny
+//			require_signature
+//		}
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		var err error
+		switch d.Val() {
+		case "storage":
+			err = h.parseStorage(d)
+		case "session_ttl":
+			err = parseDuration(d, &h.SessionTTL)
+		case "session_max_age":
+			err = parseDuration(d, &h.SessionMaxAge)
+		case "guest_ttl":
+			err = parseDuration(d, &h.GuestTTL)
+		case "hash_wait":
+			err = parseDuration(d, &h.HashWait)
+		case "header_prefix":
+			err = parseString(d, &h.HeaderPrefix)
+		case "pass_credentials":
+			h.PassCredentials, err = true, noArgs(d)
+		case "preflight_with_token":
+			h.PreflightWithToken, err = true, noArgs(d)
+		case "cors_origins":
+			h.CORSOrigins = d.RemainingArgs()
+			if len(h.CORSOrigins) == 0 {
+				err = d.ArgErr()
+			}
+		case "session_cache_size":
+			err = parseInt(d, &h.SessionCacheSize)
+		case "hash_concurrency":
+			err = parseInt(d, &h.HashConcurrency)
+		case "argon2":
+			err = h.parseArgon2(d)
+		case "app":
+			err = h.parseApp(d)
+		default:
+			err = d.Errf("unknown subdirective %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handler) parseStorage(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.Errf("storage takes a driver and a location: storage badger <dir> | storage postgres <dsn>")
+	}
+	switch args[0] {
+	case "badger":
+		h.Storage = &StorageConfig{Driver: "badger", Path: args[1]}
+	case "postgres":
+		h.Storage = &StorageConfig{Driver: "postgres", DSN: args[1]}
+	default:
+		return d.Errf("unknown storage driver %q (badger or postgres)", args[0])
+	}
+	return nil
+}
+
+func (h *Handler) parseArgon2(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.ArgErr()
+	}
+	m, err1 := strconv.ParseUint(args[0], 10, 32)
+	t, err2 := strconv.ParseUint(args[1], 10, 32)
+	if err1 != nil || err2 != nil || m < 8 || t < 1 {
+		return d.Errf("argon2 takes memory in KiB (at least 8) and a time cost (at least 1)")
+	}
+	h.Argon2 = &Argon2Config{MemoryKiB: uint32(m), Time: uint32(t)}
+	return nil
+}
+
+func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	id, err := strconv.ParseInt(d.Val(), 10, 64)
+	if err != nil || id <= 0 {
+		return d.Errf("app id must be a positive integer, got %q", d.Val())
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	app := AppConfig{ID: FlexInt(id)}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "name":
+			err = parseString(d, &app.Name)
+		case "auth_key":
+			err = parseString(d, &app.AuthKey)
+		case "auth_secret":
+			err = parseString(d, &app.AuthSecret)
+		case "stage":
+			err = parseString(d, &app.Stage)
+			if err == nil && app.Stage != "development" && app.Stage != "production" {
+				err = d.Errf("stage must be development or production")
+			}
+		case "session_without_user":
+			err = parseString(d, &app.SessionWithoutUser)
+			if err == nil && app.SessionWithoutUser != "allow" && app.SessionWithoutUser != "deny" {
+				err = d.Errf("session_without_user must be allow or deny")
+			}
+		case "require_signature":
+			app.RequireSignature, err = true, noArgs(d)
+		default:
+			err = d.Errf("unknown app subdirective %q", d.Val())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	h.Apps = append(h.Apps, app)
+	return nil
+}
+
+func parseString(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	return noArgs(d)
+}
+
+func parseInt(d *caddyfile.Dispenser, dst *int) error {
+	var s string
+	if err := parseString(d, &s); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return d.Errf("%s: not an integer: %q", d.Val(), s)
+	}
+	*dst = n
+	return nil
+}
+
+func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	var s string
+	if err := parseString(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("invalid duration %q: %v", s, err)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+func noArgs(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

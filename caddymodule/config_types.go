@@ -1,0 +1,61 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cubeauth/cubeauth/authcore"
+)
+
+// FlexInt is an integer that JSON may give as a number or a string, as
+// ConnectyCube clients send application IDs both ways.
+type FlexInt int64
+
+// UnmarshalJSON accepts 42 and "42".
+func (f *FlexInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not an integer: %s", b)
+	}
+	*f = FlexInt(n)
+	return nil
+}
+
+// MarshalJSON writes a JSON number.
+func (f FlexInt) MarshalJSON() ([]byte, error) {
+	return json.Marshal(int64(f))
+}
+
+// StorageConfig says where cubeauth keeps its data.
+type StorageConfig struct {
+	// Driver is "badger" (embedded, the default) or "postgres".
+	Driver string `json:"driver,omitempty"`
+	// Path is Badger's data directory. Default: Caddy's data directory +
+	// "/cubeauth". Placeholders are replaced.
+	Path string `json:"path,omitempty"`
+	// DSN is the PostgreSQL connection string. Placeholders such as
+	// {env.DATABASE_URL} are replaced.
+	DSN string `json:"dsn,omitempty"`
+}
+
+// Argon2Config is the argon2id cost of new password hashes.
+type Argon2Config struct {
+	// MemoryKiB is the memory per hash in KiB. Default: 19456.
+	MemoryKiB uint32 `json:"memory_kib,omitempty"`
+	// Time is the number of passes. Default: 2.
+	Time uint32 `json:"time,omitempty"`
+}
+
+func (c *Argon2Config) params() authcore.Argon2Params {
+	p := authcore.DefaultArgon2Params
+	if c != nil && c.MemoryKiB > 0 {
+		p.MemoryKiB = c.MemoryKiB
+	}
+	if c != nil && c.Time > 0 {
+		p.Time = c.Time
+	}
+	return p
+}

@@ -1,0 +1,355 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/store"
+)
+
+var (
+	errMethodNotAllowed = errors.New("method not allowed")
+	errNoEndpoint       = errors.New("no such endpoint")
+)
+
+// endpoint is a terminated path: its handler gets the path's trailing ID
+// (users/{id}) when there is one.
+type endpoint struct {
+	serve func(h *Handler, w http.ResponseWriter, r *http.Request, id string) error
+	id    string
+}
+
+// endpointFor says whether cubeauth answers this request itself. Paths
+// match with or without the ".json" suffix the JS SDKs add.
+func (h *Handler) endpointFor(r *http.Request) *endpoint {
+	path := strings.TrimSuffix(r.URL.Path, ".json")
+	switch path {
+	case "/session":
+		return &endpoint{serve: (*Handler).serveSession}
+	case "/login":
+		return &endpoint{serve: (*Handler).serveLogin}
+	case "/users":
+		return &endpoint{serve: (*Handler).serveUsers}
+	}
+	if rest, ok := strings.CutPrefix(path, "/users/"); ok {
+		return &endpoint{serve: (*Handler).serveUser, id: rest}
+	}
+	if strings.HasPrefix(path, "/session/") {
+		return &endpoint{serve: func(*Handler, http.ResponseWriter, *http.Request, string) error { return errNoEndpoint }}
+	}
+	return nil
+}
+
+func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request, ep *endpoint) {
+	h.setCORS(w.Header(), r)
+	if r.Method == http.MethodOptions {
+		h.answerPreflight(w)
+		return
+	}
+	if err := ep.serve(h, w, r, ep.id); err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+// requestToken is the session token of a terminated request.
+func requestToken(r *http.Request) string {
+	if t := r.Header.Get("Cb-Token"); t != "" {
+		return t
+	}
+	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return ""
+}
+
+// authenticated returns the caller's identity and sets the expiry header.
+func (h *Handler) authenticated(w http.ResponseWriter, r *http.Request) (authcore.Identity, error) {
+	id, err := h.service.Authenticate(r.Context(), requestToken(r))
+	if err == nil {
+		h.setExpiryHeader(w)
+	}
+	return id, err
+}
+
+func (h *Handler) setExpiryHeader(w http.ResponseWriter) {
+	opts := h.service.Options()
+	w.Header().Set("CB-Token-ExpirationDate", expirationHeader(opts.Now().Add(opts.SessionTTL)))
+}
+
+func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, _ string) error {
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodPost:
+		p, err := readParams(r)
+		if err != nil {
+			return err
+		}
+		// The SDKs send their old (maybe expired) CB-Token here too: ignore it.
+		res, err := h.service.CreateSession(ctx, authcore.SessionRequest{Params: p, ClientIP: clientIP(r)})
+		if err != nil {
+			return err
+		}
+		h.setExpiryHeader(w)
+		writeJSON(w, http.StatusCreated, map[string]any{"session": renderSession(res, res.Token)})
+	case http.MethodGet, http.MethodHead:
+		token := requestToken(r)
+		res, err := h.service.Session(ctx, token)
+		if err != nil {
+			return err
+		}
+		h.setExpiryHeader(w)
+		writeJSON(w, http.StatusOK, map[string]any{"session": renderSession(res, token)})
+	case http.MethodDelete:
+		if err := h.service.DeleteSession(ctx, requestToken(r)); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+	default:
+		return errMethodNotAllowed
+	}
+	return nil
+}
+
+func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, _ string) error {
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodPost:
+		p, err := readParams(r)
+		if err != nil {
+			return err
+		}
+		u, err := h.service.Login(ctx, authcore.LoginRequest{Token: requestToken(r), Params: p, ClientIP: clientIP(r)})
+		if err != nil {
+			return err
+		}
+		h.setExpiryHeader(w)
+		writeJSON(w, http.StatusAccepted, map[string]any{"user": renderUser(u)})
+	case http.MethodDelete:
+		if err := h.service.Logout(ctx, requestToken(r)); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+	default:
+		return errMethodNotAllowed
+	}
+	return nil
+}
+
+// serveUsers is POST /users (signup, with a token or with CB-AuthKey alone)
+// and GET /users (listing, answered like users/v2).
+func (h *Handler) serveUsers(w http.ResponseWriter, r *http.Request, _ string) error {
+	switch r.Method {
+	case http.MethodPost:
+		return h.signup(w, r)
+	case http.MethodGet, http.MethodHead:
+		return h.listUsers(w, r)
+	}
+	return errMethodNotAllowed
+}
+
+func (h *Handler) signup(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var appID int64
+	if token := requestToken(r); token != "" || r.Header.Get("Cb-Authkey") == "" {
+		id, err := h.authenticated(w, r)
+		if err != nil {
+			return err
+		}
+		appID = id.AppID
+	} else {
+		app, err := h.service.AppByAuthKey(ctx, r.Header.Get("Cb-Authkey"))
+		if err != nil {
+			return err
+		}
+		appID = app.ID
+	}
+	p, err := readParams(r)
+	if err != nil {
+		return err
+	}
+	u, err := h.service.CreateUser(ctx, authcore.CreateUserRequest{AppID: appID, Input: authcore.UserInputFrom(p), ClientIP: clientIP(r)})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"user": renderUser(u)})
+	return nil
+}
+
+// serveUser is /users/{id}, /users/v2 and the by_login/by_email lookups.
+func (h *Handler) serveUser(w http.ResponseWriter, r *http.Request, rest string) error {
+	switch rest {
+	case "v2":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return errMethodNotAllowed
+		}
+		return h.listUsers(w, r)
+	case "by_login", "by_email":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return errMethodNotAllowed
+		}
+		return h.lookupUser(w, r, rest)
+	}
+	userID, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || userID <= 0 {
+		return errNoEndpoint
+	}
+	id, err := h.authenticated(w, r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		u, err := h.service.GetUser(ctx, id, userID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"user": renderUser(u)})
+	case http.MethodPut:
+		p, err := readParams(r)
+		if err != nil {
+			return err
+		}
+		u, err := h.service.UpdateUser(ctx, id, userID, authcore.UserInputFrom(p))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"user": renderUser(u)})
+	case http.MethodDelete:
+		if err := h.service.DeleteUser(ctx, id, userID); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+	default:
+		return errMethodNotAllowed
+	}
+	return nil
+}
+
+func (h *Handler) lookupUser(w http.ResponseWriter, r *http.Request, by string) error {
+	id, err := h.authenticated(w, r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var u store.User
+	if by == "by_login" {
+		u, err = h.service.GetUserByLogin(r.Context(), id, q.Get("login"))
+	} else {
+		u, err = h.service.GetUserByEmail(r.Context(), id, q.Get("email"))
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": renderUser(u)})
+	return nil
+}
+
+// listUsers answers users/v2: filters id, id[in], login, login[in], email,
+// email[in]; paging with limit (max 100) and offset.
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
+	id, err := h.authenticated(w, r)
+	if err != nil {
+		return err
+	}
+	q, err := parseUserQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	users, total, err := h.listMatching(r.Context(), id, q)
+	if err != nil {
+		return err
+	}
+	items := make([]userJSON, 0, len(users))
+	for _, u := range users {
+		items = append(items, renderUser(u))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"limit": q.limit, "skip": q.offset, "total_entries": total, "items": items,
+	})
+	return nil
+}
+
+type userFilter struct {
+	ids            []int64
+	logins, emails []string
+	limit, offset  int
+}
+
+func parseUserQuery(v url.Values) (userFilter, error) {
+	f := userFilter{limit: 100}
+	for key, vals := range v {
+		name, op, _ := strings.Cut(key, "[")
+		op = strings.TrimSuffix(strings.TrimSuffix(op, "[]"), "]")
+		var items []string
+		for _, val := range vals {
+			items = append(items, strings.Split(val, ",")...)
+		}
+		switch {
+		case name == "limit" || name == "per_page":
+			n, err := strconv.Atoi(v.Get(key))
+			if err != nil || n < 1 {
+				return f, invalidQuery(key)
+			}
+			f.limit = min(n, 100)
+		case name == "offset" || name == "skip":
+			n, err := strconv.Atoi(v.Get(key))
+			if err != nil || n < 0 {
+				return f, invalidQuery(key)
+			}
+			f.offset = n
+		case op != "" && op != "in":
+			return f, invalidQuery(key)
+		case name == "id":
+			for _, it := range items {
+				n, err := strconv.ParseInt(strings.TrimSpace(it), 10, 64)
+				if err != nil {
+					return f, invalidQuery(key)
+				}
+				f.ids = append(f.ids, n)
+			}
+		case name == "login":
+			f.logins = append(f.logins, items...)
+		case name == "email":
+			f.emails = append(f.emails, items...)
+		default:
+			return f, invalidQuery(key)
+		}
+	}
+	if len(f.ids) == 0 && len(f.logins) == 0 && len(f.emails) == 0 {
+		return f, &authcore.ValidationError{Fields: map[string][]string{"base": {"a filter on id, login or email is required"}}}
+	}
+	return f, nil
+}
+
+func invalidQuery(key string) error {
+	return &authcore.ValidationError{Fields: map[string][]string{key: {"is not a supported filter"}}}
+}
+
+// listMatching resolves logins and emails to IDs, then lists by ID.
+func (h *Handler) listMatching(ctx context.Context, id authcore.Identity, f userFilter) ([]store.User, int, error) {
+	ids := f.ids
+	for _, login := range f.logins {
+		if u, err := h.service.GetUserByLogin(ctx, id, login); err == nil {
+			ids = append(ids, u.ID)
+		} else if !errors.Is(err, authcore.ErrNotFound) {
+			return nil, 0, err
+		}
+	}
+	for _, email := range f.emails {
+		if u, err := h.service.GetUserByEmail(ctx, id, email); err == nil {
+			ids = append(ids, u.ID)
+		} else if !errors.Is(err, authcore.ErrNotFound) {
+			return nil, 0, err
+		}
+	}
+	if len(ids) == 0 {
+		return nil, 0, nil
+	}
+	return h.service.ListUsers(ctx, id, store.UserQuery{IDs: ids, Offset: f.offset, Limit: f.limit})
+}

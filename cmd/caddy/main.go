@@ -1,0 +1,14 @@
+// Command caddy is Caddy with the standard modules and cubeauth built in.
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/cubeauth/cubeauth/caddymodule"
+)
+
+func main() {
+	caddycmd.Main()
+}

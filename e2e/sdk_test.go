@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// sdkVersions are the packages e2e/sdk/package.json pins, by alias.
+var sdkVersions = map[string]string{
+	"connectycube6": "6.1.2",
+	"connectycube3": "3.35.3",
+}
+
+// TestOfficialSDKFlows runs each Node script in e2e/sdk against one server:
+// the official ConnectyCube SDKs must work by changing only their endpoint.
+func TestOfficialSDKFlows(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH: the official-SDK flows need Node 20 (and npm to install e2e/sdk)")
+	}
+	dir := sdkDir(t)
+	installSDKs(t, dir)
+
+	srv := startServer(t)
+	suffix := uniqueSuffix(t)
+	for _, flow := range []struct {
+		script          string
+		appID           int
+		authKey, secret string
+	}{
+		{"v6-dev-flow.js", devAppID, devAuthKey, ""},
+		{"v6-prod-flow.js", prodAppID, prodAuthKey, ""},
+		{"v3-signed-flow.js", devAppID, devAuthKey, devAuthSecret},
+	} {
+		t.Run(flow.script, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, flow.script)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(),
+				"CUBEAUTH_URL="+srv.URL,
+				"WHOAMI_PATH="+whoamiPath,
+				fmt.Sprintf("APP_ID=%d", flow.appID),
+				"AUTH_KEY="+flow.authKey,
+				"AUTH_SECRET="+flow.secret,
+				"LOGIN_SUFFIX="+suffix,
+			)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("node %s: %v\n%s", flow.script, err, out)
+			}
+			t.Logf("node %s:\n%s", flow.script, out)
+		})
+	}
+}
+
+// installSDKs runs `npm ci` in dir unless node_modules already holds the
+// pinned SDK versions.
+func installSDKs(t *testing.T, dir string) {
+	t.Helper()
+	if sdksInstalled(dir) {
+		return
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Fatalf("node is on PATH but npm is not: cannot install the SDKs in %s", dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+	if !sdksInstalled(dir) {
+		t.Fatalf("npm ci in %s did not install %v", dir, sdkVersions)
+	}
+}
+
+func sdksInstalled(dir string) bool {
+	for alias, version := range sdkVersions {
+		b, err := os.ReadFile(filepath.Join(dir, "node_modules", alias, "package.json"))
+		if err != nil {
+			return false
+		}
+		var pkg struct {
+			Version string `json:"version"`
+		}
+		if json.Unmarshal(b, &pkg) != nil || pkg.Version != version {
+			return false
+		}
+	}
+	return true
+}

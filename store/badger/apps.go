@@ -1,0 +1,212 @@
+package badger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// deleteChunk bounds the records deleted per transaction when an app goes,
+// far below Badger's per-transaction limit (ErrTxnTooBig).
+const deleteChunk = 512
+
+// GetApp returns the app with this ID, or store.ErrNotFound.
+func (s *Store) GetApp(ctx context.Context, id int64) (store.App, error) {
+	const op = "getting app"
+	if err := s.enter(ctx); err != nil {
+		return store.App{}, wrap(op, err)
+	}
+	defer s.leave()
+	var app store.App
+	err := s.db.View(func(txn *badger.Txn) error {
+		return getJSON(txn, appKey(id), &app)
+	})
+	return app, wrap(op, err)
+}
+
+// ListApps returns every app, ordered by ID.
+func (s *Store) ListApps(ctx context.Context) ([]store.App, error) {
+	const op = "listing apps"
+	if err := s.enter(ctx); err != nil {
+		return nil, wrap(op, err)
+	}
+	defer s.leave()
+	var apps []store.App
+	err := s.db.View(func(txn *badger.Txn) error {
+		return iteratePrefix(txn, []byte(prefixApp), func(_, v []byte) error {
+			var app store.App
+			if err := json.Unmarshal(v, &app); err != nil {
+				return fmt.Errorf("decoding app: %w", err)
+			}
+			apps = append(apps, app)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return apps, nil
+}
+
+// PutApp creates or replaces an app and tells subscribers.
+func (s *Store) PutApp(ctx context.Context, app store.App) error {
+	const op = "putting app"
+	if app.ID <= 0 {
+		return fmt.Errorf("%s: app id %d is not positive", op, app.ID)
+	}
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	value, err := json.Marshal(app)
+	if err != nil {
+		return fmt.Errorf("%s: encoding: %w", op, err)
+	}
+	err = s.write(func(txn *badger.Txn) error {
+		return txn.Set(appKey(app.ID), value)
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	s.subscribers.publish(store.Event{Kind: store.EventAppChanged, AppID: app.ID})
+	return nil
+}
+
+// NextAppID returns one more than the highest app ID, or 1 when there are no
+// apps. It reserves nothing: two concurrent callers get the same ID, so
+// whoever creates apps must serialize NextAppID and PutApp.
+func (s *Store) NextAppID(ctx context.Context) (int64, error) {
+	const op = "choosing app id"
+	if err := s.enter(ctx); err != nil {
+		return 0, wrap(op, err)
+	}
+	defer s.leave()
+	next := int64(1)
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Reverse = true
+		opts.PrefetchValues = false
+		opts.Prefix = []byte(prefixApp)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		// Reverse iteration starts at the last key <= the seek key.
+		it.Seek(append([]byte(prefixApp), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		if it.ValidForPrefix(opts.Prefix) {
+			next = max(next, lastID(it.Item().Key())+1)
+		}
+		return nil
+	})
+	return next, wrap(op, err)
+}
+
+// DeleteApp removes an app with its users, sessions and nonces, and tells
+// subscribers. It returns store.ErrNotFound when there was no app record
+// (records of the app found anyway are still removed).
+//
+// The records go in chunks before the app itself, so a delete interrupted by
+// a crash leaves the app in place and can simply be repeated.
+func (s *Store) DeleteApp(ctx context.Context, id int64) error {
+	const op = "deleting app"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+
+	removed := 0
+	for {
+		n := 0
+		err := s.update(func(txn *badger.Txn) error {
+			var err error
+			n, err = deleteAppRecords(txn, id, deleteChunk)
+			return err
+		})
+		if err != nil {
+			return wrap(op, err)
+		}
+		removed += n
+		if n < deleteChunk {
+			break
+		}
+	}
+	existed := false
+	err := s.write(func(txn *badger.Txn) error {
+		// Records created since the last chunk go in the same transaction as
+		// the app.
+		n, err := deleteAppRecords(txn, id, 0)
+		if err != nil {
+			return err
+		}
+		removed += n
+		_, err = txn.Get(appKey(id))
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			existed = false
+			return nil
+		case err != nil:
+			return err
+		}
+		existed = true
+		return txn.Delete(appKey(id))
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	if !existed && removed == 0 {
+		return wrap(op, store.ErrNotFound)
+	}
+	s.subscribers.publish(store.Event{Kind: store.EventAppDeleted, AppID: id})
+	if !existed {
+		return wrap(op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// deleteAppRecords deletes up to about limit records of the app other than
+// the app itself (limit <= 0: all) and returns how many it deleted.
+func deleteAppRecords(txn *badger.Txn, appID int64, limit int) (int, error) {
+	var keys [][]byte
+	// Sessions first: their index gives the hash of each session record.
+	err := iteratePrefix(txn, key(prefixAppSessions, []int64{appID}, ""), func(k, v []byte) error {
+		if limit > 0 && len(keys) >= limit {
+			return errChunkFull
+		}
+		keys = append(keys, append([]byte(nil), k...), append([]byte(prefixSession), v...))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errChunkFull) {
+		return 0, err
+	}
+	for _, prefix := range []string{prefixUserSessions, prefixUser, prefixLogin, prefixEmail, prefixNonce} {
+		rest := 0
+		if limit > 0 {
+			rest = limit - len(keys)
+			if rest <= 0 {
+				break
+			}
+		}
+		keys = append(keys, prefixKeys(txn, key(prefix, []int64{appID}, ""), rest)...)
+	}
+	for _, k := range keys {
+		if err := txn.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
+// errChunkFull stops an iteration once a chunk is complete.
+var errChunkFull = errors.New("chunk full")
+
+// getJSON decodes the JSON value at k into dst, or returns store.ErrNotFound.
+func getJSON(txn *badger.Txn, k []byte, dst any) error {
+	err := getValue(txn, k, func(v []byte) error { return json.Unmarshal(v, dst) })
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return store.ErrNotFound
+	}
+	return err
+}

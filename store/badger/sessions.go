@@ -1,0 +1,317 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// A session is one record under its token hash plus two index entries (by
+// app and by user) that list it by ID. The record's TTL is its current
+// deadline, min(ExpiresAt, MaxExpiresAt); the index entries' TTL is
+// MaxExpiresAt, which TouchSession never moves, so touching rewrites only the
+// record. An index entry may briefly outlive its record; readers skip it.
+
+// CreateSession stores a new session, assigning sess.ID.
+func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
+	const op = "creating session"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	id, err := s.sessionIDs.Next()
+	if err != nil {
+		return wrap(op+": assigning id", err)
+	}
+	created := *sess
+	created.ID = int64(id) + 1 // sequences start at 0; session IDs at 1
+	err = s.write(func(txn *badger.Txn) error {
+		return putSession(txn, &created)
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	sess.ID = created.ID
+	return nil
+}
+
+// GetSession returns the unexpired session with this token hash, or
+// store.ErrNotFound. It is the hot path: one point read and a binary decode.
+func (s *Store) GetSession(ctx context.Context, h store.TokenHash) (store.Session, error) {
+	const op = "getting session"
+	if err := s.enter(ctx); err != nil {
+		return store.Session{}, wrap(op, err)
+	}
+	defer s.leave()
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	sess, err := getSession(txn, h, time.Now())
+	if err != nil {
+		return store.Session{}, wrap(op, err)
+	}
+	return sess, nil
+}
+
+// UpdateSession replaces an existing, unexpired session (keeping its ID and
+// app) and tells subscribers. It returns store.ErrNotFound when the session
+// is gone.
+func (s *Store) UpdateSession(ctx context.Context, sess store.Session) error {
+	const op = "updating session"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	err := s.write(func(txn *badger.Txn) error {
+		old, err := getSession(txn, sess.TokenHash, time.Now())
+		if err != nil {
+			return err
+		}
+		sess.ID, sess.AppID = old.ID, old.AppID
+		if old.UserID != sess.UserID {
+			if err := txn.Delete(userSessionKey(old.AppID, old.UserID, old.ID)); err != nil {
+				return err
+			}
+		}
+		return putSession(txn, &sess)
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	s.subscribers.publish(store.Event{
+		Kind: store.EventSessionChanged, AppID: sess.AppID, UserID: sess.UserID, TokenHash: sess.TokenHash,
+	})
+	return nil
+}
+
+// TouchSession moves a session's idle expiry to expiresAt (at most its
+// MaxExpiresAt). It neither syncs nor tells subscribers: a lost extension
+// only shortens a session. It returns store.ErrNotFound when the session is
+// gone or expired.
+func (s *Store) TouchSession(ctx context.Context, h store.TokenHash, expiresAt time.Time) error {
+	const op = "touching session"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	// A concurrent delete makes this transaction conflict and, on retry,
+	// find nothing: a touch never revives a session.
+	err := s.update(func(txn *badger.Txn) error {
+		sess, err := getSession(txn, h, time.Now())
+		if err != nil {
+			return err
+		}
+		sess.ExpiresAt = expiresAt
+		if sess.MaxExpiresAt.Before(expiresAt) {
+			sess.ExpiresAt = sess.MaxExpiresAt
+		}
+		return txn.SetEntry(sessionEntry(&sess))
+	})
+	return wrap(op, err)
+}
+
+// DeleteSession removes a session and tells subscribers. Removing a missing
+// session is not an error.
+func (s *Store) DeleteSession(ctx context.Context, h store.TokenHash) error {
+	const op = "deleting session"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	var old store.Session
+	err := s.write(func(txn *badger.Txn) error {
+		// Expired sessions too, so that their index entries go.
+		var err error
+		old, err = getSession(txn, h, time.Time{})
+		if errors.Is(err, store.ErrNotFound) {
+			old = store.Session{}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return deleteSession(txn, &old)
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	// Told even when nothing was stored: a cache may still hold the session.
+	s.subscribers.publish(store.Event{
+		Kind: store.EventSessionDeleted, AppID: old.AppID, UserID: old.UserID, TokenHash: h,
+	})
+	return nil
+}
+
+// DeleteUserSessions removes every session bound to the user, tells
+// subscribers, and returns the sessions' token hashes.
+func (s *Store) DeleteUserSessions(ctx context.Context, appID, userID int64) ([]store.TokenHash, error) {
+	const op = "deleting user sessions"
+	if err := s.enter(ctx); err != nil {
+		return nil, wrap(op, err)
+	}
+	defer s.leave()
+	var hashes []store.TokenHash
+	err := s.write(func(txn *badger.Txn) error {
+		var err error
+		hashes, err = deleteUserSessions(txn, appID, userID)
+		return err
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	s.subscribers.publish(store.Event{Kind: store.EventUserSessionsDeleted, AppID: appID, UserID: userID})
+	return hashes, nil
+}
+
+// ListSessions returns the unexpired sessions matching q, ordered by ID, and
+// how many match in all. A Limit of zero or less means no limit.
+func (s *Store) ListSessions(ctx context.Context, q store.SessionQuery) ([]store.Session, int, error) {
+	const op = "listing sessions"
+	if err := s.enter(ctx); err != nil {
+		return nil, 0, wrap(op, err)
+	}
+	defer s.leave()
+	prefix := key(prefixAppSessions, []int64{q.AppID}, "")
+	if q.UserID != 0 {
+		prefix = key(prefixUserSessions, []int64{q.AppID, q.UserID}, "")
+	}
+	var sessions []store.Session
+	total := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		now := time.Now()
+		return iteratePrefix(txn, prefix, func(_, v []byte) error {
+			h, ok := tokenHash(v)
+			if !ok {
+				return nil
+			}
+			sess, err := getSession(txn, h, now)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil // expired, or an index entry outliving its record
+			}
+			if err != nil {
+				return err
+			}
+			if total >= q.Offset && (q.Limit <= 0 || len(sessions) < q.Limit) {
+				sessions = append(sessions, sess)
+			}
+			total++
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, wrap(op, err)
+	}
+	return sessions, total, nil
+}
+
+// getSession reads a session, or returns store.ErrNotFound also when it
+// expired at now (a zero now ignores expiry).
+func getSession(txn *badger.Txn, h store.TokenHash, now time.Time) (store.Session, error) {
+	var sess store.Session
+	err := getValue(txn, sessionKey(h), func(v []byte) error { return decodeSession(v, &sess) })
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return store.Session{}, store.ErrNotFound
+	case err != nil:
+		return store.Session{}, err
+	}
+	sess.TokenHash = h
+	if !now.IsZero() && sess.Expired(now) {
+		return store.Session{}, store.ErrNotFound
+	}
+	return sess, nil
+}
+
+// putSession writes the session record and its index entries.
+func putSession(txn *badger.Txn, sess *store.Session) error {
+	if err := txn.SetEntry(sessionEntry(sess)); err != nil {
+		return err
+	}
+	indexExpiry := sessionExpiry(sess.MaxExpiresAt)
+	for _, k := range [][]byte{
+		appSessionKey(sess.AppID, sess.ID),
+		userSessionKey(sess.AppID, sess.UserID, sess.ID),
+	} {
+		e := badger.NewEntry(k, append([]byte(nil), sess.TokenHash[:]...))
+		e.ExpiresAt = indexExpiry
+		if err := txn.SetEntry(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionEntry is the session record with its deadline as TTL.
+func sessionEntry(sess *store.Session) *badger.Entry {
+	deadline := sess.ExpiresAt
+	if sess.MaxExpiresAt.Before(deadline) {
+		deadline = sess.MaxExpiresAt
+	}
+	e := badger.NewEntry(sessionKey(sess.TokenHash), encodeSession(sess))
+	e.ExpiresAt = sessionExpiry(deadline)
+	return e
+}
+
+// sessionExpiry is badgerExpiry for sessions, where a zero deadline means
+// already expired (Session.Expired), not never.
+func sessionExpiry(deadline time.Time) uint64 {
+	if deadline.IsZero() {
+		return 1
+	}
+	return badgerExpiry(deadline)
+}
+
+// deleteSession removes the session record and its index entries.
+func deleteSession(txn *badger.Txn, sess *store.Session) error {
+	for _, k := range [][]byte{
+		sessionKey(sess.TokenHash),
+		appSessionKey(sess.AppID, sess.ID),
+		userSessionKey(sess.AppID, sess.UserID, sess.ID),
+	} {
+		if err := txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteUserSessions removes every session in the user's index and returns
+// their token hashes.
+func deleteUserSessions(txn *badger.Txn, appID, userID int64) ([]store.TokenHash, error) {
+	type entry struct {
+		key []byte
+		h   store.TokenHash
+	}
+	var entries []entry
+	err := iteratePrefix(txn, key(prefixUserSessions, []int64{appID, userID}, ""), func(k, v []byte) error {
+		if h, ok := tokenHash(v); ok {
+			entries = append(entries, entry{key: append([]byte(nil), k...), h: h})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	hashes := make([]store.TokenHash, 0, len(entries))
+	for _, e := range entries {
+		sess := store.Session{TokenHash: e.h, AppID: appID, UserID: userID, ID: lastID(e.key)}
+		if err := deleteSession(txn, &sess); err != nil {
+			return nil, err
+		}
+		hashes = append(hashes, e.h)
+	}
+	return hashes, nil
+}
+
+// tokenHash converts a session index value.
+func tokenHash(v []byte) (store.TokenHash, bool) {
+	var h store.TokenHash
+	if len(v) != len(h) {
+		return h, false
+	}
+	copy(h[:], v)
+	return h, true
+}

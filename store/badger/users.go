@@ -1,0 +1,384 @@
+package badger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// CreateUser stores a new user, assigning u.ID. It returns
+// store.ErrLoginTaken or store.ErrEmailTaken when another user of the app
+// holds the login or email; the check and the insert are one transaction,
+// retried when a concurrent one changes what it read.
+func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	const op = "creating user"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	id, err := s.userIDs.Next()
+	if err != nil {
+		return wrap(op+": assigning id", err)
+	}
+	user := *u
+	user.ID = int64(id) + 1 // sequences start at 0; user IDs at 1
+	err = s.write(func(txn *badger.Txn) error {
+		now := time.Now()
+		if err := claimIndexes(txn, &user, now); err != nil {
+			return err
+		}
+		return putUser(txn, &user)
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	u.ID = user.ID
+	return nil
+}
+
+// GetUser returns a user by ID, or store.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, appID, userID int64) (store.User, error) {
+	const op = "getting user"
+	if err := s.enter(ctx); err != nil {
+		return store.User{}, wrap(op, err)
+	}
+	defer s.leave()
+	var u store.User
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		u, err = getUser(txn, appID, userID, time.Now())
+		return err
+	})
+	return u, wrap(op, err)
+}
+
+// GetUserByLogin returns a user by login (case-insensitive), or
+// store.ErrNotFound.
+func (s *Store) GetUserByLogin(ctx context.Context, appID int64, login string) (store.User, error) {
+	return s.getUserByIndex(ctx, "getting user by login", appID, login, loginKey)
+}
+
+// GetUserByEmail returns a user by email (case-insensitive), or
+// store.ErrNotFound.
+func (s *Store) GetUserByEmail(ctx context.Context, appID int64, email string) (store.User, error) {
+	return s.getUserByIndex(ctx, "getting user by email", appID, email, emailKey)
+}
+
+func (s *Store) getUserByIndex(ctx context.Context, op string, appID int64, value string,
+	indexKey func(int64, string) []byte,
+) (store.User, error) {
+	if err := s.enter(ctx); err != nil {
+		return store.User{}, wrap(op, err)
+	}
+	defer s.leave()
+	if value == "" {
+		return store.User{}, wrap(op, store.ErrNotFound)
+	}
+	var u store.User
+	err := s.db.View(func(txn *badger.Txn) error {
+		userID, err := indexedUserID(txn, indexKey(appID, value))
+		if err != nil {
+			return err
+		}
+		u, err = getUser(txn, appID, userID, time.Now())
+		return err
+	})
+	return u, wrap(op, err)
+}
+
+// UpdateUser replaces an existing user, keeping login and email unique
+// (store.ErrLoginTaken, store.ErrEmailTaken), and tells subscribers. It
+// returns store.ErrNotFound when the user is gone.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	const op = "updating user"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	err := s.write(func(txn *badger.Txn) error {
+		now := time.Now()
+		old, err := getUser(txn, u.AppID, u.ID, now)
+		if err != nil {
+			return err
+		}
+		if err := claimIndexes(txn, &u, now); err != nil {
+			return err
+		}
+		// Free the old login and email; when only their case changed,
+		// putUser sets the same keys again within this transaction.
+		if err := deleteIndexes(txn, &old); err != nil {
+			return err
+		}
+		return putUser(txn, &u)
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	s.subscribers.publish(store.Event{Kind: store.EventUserChanged, AppID: u.AppID, UserID: u.ID})
+	return nil
+}
+
+// DeleteUser removes a user with all its sessions and tells subscribers. It
+// returns store.ErrNotFound when there was no such user (its sessions, if
+// any are left, are still removed).
+func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
+	const op = "deleting user"
+	if err := s.enter(ctx); err != nil {
+		return wrap(op, err)
+	}
+	defer s.leave()
+	var existed bool
+	var hashes []store.TokenHash
+	err := s.write(func(txn *badger.Txn) error {
+		existed = false
+		// An expired guest may still be on disk for up to a second: delete
+		// it like any other user.
+		old, err := getUser(txn, appID, userID, time.Time{})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			existed = true
+			if err := deleteIndexes(txn, &old); err != nil {
+				return err
+			}
+			if err := txn.Delete(userKey(appID, userID)); err != nil {
+				return err
+			}
+		}
+		hashes, err = deleteUserSessions(txn, appID, userID)
+		return err
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	if !existed && len(hashes) == 0 {
+		return wrap(op, store.ErrNotFound)
+	}
+	s.subscribers.publish(store.Event{Kind: store.EventUserDeleted, AppID: appID, UserID: userID})
+	if !existed {
+		return wrap(op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// ListUsers returns the users matching q, ordered by ID, and how many match
+// in all. Login and Email match case-insensitively, Search is a
+// case-insensitive substring of login, email or full name; a Limit of zero
+// or less means no limit.
+func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, int, error) {
+	const op = "listing users"
+	if err := s.enter(ctx); err != nil {
+		return nil, 0, wrap(op, err)
+	}
+	defer s.leave()
+	page := pager{offset: q.Offset, limit: q.Limit}
+	match := userMatcher(q)
+	err := s.db.View(func(txn *badger.Txn) error {
+		now := time.Now()
+		if len(q.IDs) > 0 {
+			ids := slices.Clone(q.IDs)
+			slices.Sort(ids)
+			for _, id := range slices.Compact(ids) {
+				u, err := getUser(txn, q.AppID, id, now)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if match(&u) {
+					page.add(u)
+				}
+			}
+			return nil
+		}
+		return iteratePrefix(txn, usersKeyPrefix(q.AppID), func(_, v []byte) error {
+			var u store.User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return fmt.Errorf("decoding user: %w", err)
+			}
+			if !userExpired(&u, now) && match(&u) {
+				page.add(u)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, wrap(op, err)
+	}
+	return page.users, page.total, nil
+}
+
+// userMatcher returns the filter of q other than AppID and IDs.
+func userMatcher(q store.UserQuery) func(*store.User) bool {
+	login, email, search := foldCase(q.Login), foldCase(q.Email), foldCase(q.Search)
+	return func(u *store.User) bool {
+		switch {
+		case login != "" && foldCase(u.Login) != login:
+			return false
+		case email != "" && foldCase(u.Email) != email:
+			return false
+		case search != "":
+			return strings.Contains(foldCase(u.Login), search) ||
+				strings.Contains(foldCase(u.Email), search) ||
+				strings.Contains(foldCase(u.FullName), search)
+		}
+		return true
+	}
+}
+
+// pager keeps the users of one page and counts every match.
+type pager struct {
+	offset, limit int
+	total         int
+	users         []store.User
+}
+
+func (p *pager) add(u store.User) {
+	if p.total >= p.offset && (p.limit <= 0 || len(p.users) < p.limit) {
+		p.users = append(p.users, u)
+	}
+	p.total++
+}
+
+// getUser reads a user, or returns store.ErrNotFound also when the user
+// expired at now (a zero now ignores expiry). Badger's TTL hides expired
+// users too, but only to the second.
+func getUser(txn *badger.Txn, appID, userID int64, now time.Time) (store.User, error) {
+	var u store.User
+	if err := getJSON(txn, userKey(appID, userID), &u); err != nil {
+		return store.User{}, err
+	}
+	if !now.IsZero() && userExpired(&u, now) {
+		return store.User{}, store.ErrNotFound
+	}
+	return u, nil
+}
+
+func userExpired(u *store.User, now time.Time) bool {
+	return !u.ExpiresAt.IsZero() && !now.Before(u.ExpiresAt)
+}
+
+// indexedUserID returns the user ID a login or email index entry points to,
+// or store.ErrNotFound.
+func indexedUserID(txn *badger.Txn, k []byte) (int64, error) {
+	var id int64
+	err := getValue(txn, k, func(v []byte) error {
+		id = decodeID(v)
+		return nil
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, store.ErrNotFound
+	}
+	return id, err
+}
+
+// claimIndexes checks that u's login and email are free or already u's.
+// Reading the index keys puts them into the transaction's read set, so a
+// concurrent claim of the same login makes one of the commits conflict.
+func claimIndexes(txn *badger.Txn, u *store.User, now time.Time) error {
+	if u.Login != "" {
+		free, err := indexFree(txn, loginKey(u.AppID, u.Login), u, now)
+		if err != nil {
+			return err
+		}
+		if !free {
+			return store.ErrLoginTaken
+		}
+	}
+	if u.Email != "" {
+		free, err := indexFree(txn, emailKey(u.AppID, u.Email), u, now)
+		if err != nil {
+			return err
+		}
+		if !free {
+			return store.ErrEmailTaken
+		}
+	}
+	return nil
+}
+
+// indexFree reports whether the index entry at k is missing, is u's own, or
+// points to a user that is gone (an expired guest whose index entry Badger
+// has not hidden yet).
+func indexFree(txn *badger.Txn, k []byte, u *store.User, now time.Time) (bool, error) {
+	holder, err := indexedUserID(txn, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if holder == u.ID {
+		return true, nil
+	}
+	_, err = getUser(txn, u.AppID, holder, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
+}
+
+// putUser writes u and its index entries. A guest's records carry its
+// expiry as their TTL.
+func putUser(txn *badger.Txn, u *store.User) error {
+	value, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("encoding user: %w", err)
+	}
+	expiresAt := badgerExpiry(u.ExpiresAt)
+	id := encodeID(u.ID)
+	entries := []*badger.Entry{badger.NewEntry(userKey(u.AppID, u.ID), value)}
+	if u.Login != "" {
+		entries = append(entries, badger.NewEntry(loginKey(u.AppID, u.Login), id))
+	}
+	if u.Email != "" {
+		entries = append(entries, badger.NewEntry(emailKey(u.AppID, u.Email), id))
+	}
+	for _, e := range entries {
+		e.ExpiresAt = expiresAt
+		if err := txn.SetEntry(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteIndexes removes u's login and email entries where they still point
+// to u (after a guest expired, another user may hold them).
+func deleteIndexes(txn *badger.Txn, u *store.User) error {
+	for _, k := range indexKeys(u) {
+		holder, err := indexedUserID(txn, k)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case holder == u.ID:
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func indexKeys(u *store.User) [][]byte {
+	var keys [][]byte
+	if u.Login != "" {
+		keys = append(keys, loginKey(u.AppID, u.Login))
+	}
+	if u.Email != "" {
+		keys = append(keys, emailKey(u.AppID, u.Email))
+	}
+	return keys
+}
