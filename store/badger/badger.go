@@ -6,10 +6,10 @@
 // config before it cleans up the old one) must share one *Store, for example
 // through a caddy.UsagePool keyed by the absolute path.
 //
-// Every method that changes data returns after the change is fsynced;
-// concurrent writers share one fsync (see sync.go). Expiring records
-// (sessions, guest users, nonces) carry Badger TTLs so they vanish without a
-// sweep, and a background goroutine runs value-log GC to reclaim the disk.
+// Every method that changes data (but TouchSession) returns after the change
+// is fsynced; concurrent writers share one fsync. Expiring records (sessions,
+// guest users, nonces) carry Badger TTLs so they vanish without a sweep, and
+// a background goroutine runs value-log GC to reclaim the disk.
 package badger
 
 import (
