@@ -51,6 +51,8 @@ type BusyError struct {
 	RetryAfter time.Duration
 	// Throttled is true for rate limits (HTTP 429), false for capacity (503).
 	Throttled bool
+	// Limit names the rate limit that refused (see Limit* constants).
+	Limit string
 }
 
 func (e *BusyError) Error() string { return e.Reason }

@@ -24,6 +24,9 @@ type Options struct {
 	// Hasher hashes passwords. Default: argon2id with OWASP parameters, as
 	// many at once as there are CPUs, waiting at most 5s for a turn.
 	Hasher *Hasher
+	// Limits are the abuse limits. Default: DefaultLimits; set a Rate to
+	// its zero value to turn that limit off.
+	Limits *Limits
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -46,6 +49,10 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Hasher == nil {
 		o.Hasher = NewHasher(DefaultArgon2Params, runtime.NumCPU(), 5*time.Second)
+	}
+	if o.Limits == nil {
+		l := DefaultLimits
+		o.Limits = &l
 	}
 	if o.Now == nil {
 		o.Now = time.Now

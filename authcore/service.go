@@ -22,6 +22,7 @@ type Service struct {
 	hasher      *Hasher
 	apps        appCache
 	sessions    *sessionCache
+	limits      limiters
 	unsubscribe func()
 }
 
@@ -35,6 +36,7 @@ func New(st store.Store, opts Options) *Service {
 		now:      opts.Now,
 		hasher:   opts.Hasher,
 		sessions: newSessionCache(opts.CacheSize),
+		limits:   newLimiters(*opts.Limits, opts.Now),
 	}
 	s.unsubscribe = st.Subscribe(s.onEvent)
 	return s

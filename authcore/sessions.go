@@ -36,6 +36,9 @@ type SessionResult struct {
 // session; legacy signed requests are verified when they carry a signature.
 func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (SessionResult, error) {
 	p := req.Params
+	if err := s.limits.sessionsIP.take(req.ClientIP); err != nil {
+		return SessionResult{}, err
+	}
 	appID, err := parseAppID(p["application_id"])
 	if err != nil {
 		return SessionResult{}, err
@@ -45,6 +48,9 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 	}
 	app, err := s.authorizeApp(ctx, appID, p["auth_key"])
 	if err != nil {
+		return SessionResult{}, err
+	}
+	if err := s.limits.sessionsApp.take(strconv.FormatInt(app.ID, 10)); err != nil {
 		return SessionResult{}, err
 	}
 	now := s.now()
@@ -64,7 +70,7 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 		}
 		res.User, res.UserCreated = &u, true
 	case creds != nil:
-		u, created, err := s.signIn(ctx, app, credentialsFrom(creds), AllowsSessionWithoutUser(app))
+		u, created, err := s.signIn(ctx, app, credentialsFrom(creds), req.ClientIP, AllowsSessionWithoutUser(app))
 		if err != nil {
 			return res, err
 		}
@@ -233,7 +239,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (store.User, erro
 	if creds == nil {
 		creds = req.Params // POST /login sends the fields at the top level
 	}
-	u, _, err := s.signIn(ctx, app, credentialsFrom(creds), false)
+	u, _, err := s.signIn(ctx, app, credentialsFrom(creds), req.ClientIP, false)
 	if err != nil {
 		return u, err
 	}

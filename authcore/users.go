@@ -37,13 +37,29 @@ func credentialsFrom(m map[string]string) credentials {
 // true, it creates the user with these credentials; concurrent first logins
 // for one login create exactly one user (the store's unique index decides,
 // and the losers sign in to the winner's user).
-func (s *Service) signIn(ctx context.Context, app store.App, c credentials, create bool) (store.User, bool, error) {
+func (s *Service) signIn(ctx context.Context, app store.App, c credentials, ip string, create bool) (store.User, bool, error) {
 	if c.Login == "" && c.Email == "" {
 		return store.User{}, false, invalid("login", "cannot be blank")
 	}
 	if c.Password == "" {
 		return store.User{}, false, invalid("password", "cannot be blank")
 	}
+	account := accountKey(app.ID, c)
+	if err := s.limits.beforePasswordCheck(account, ip); err != nil {
+		return store.User{}, false, err
+	}
+	u, created, err := s.checkCredentials(ctx, app, c, create)
+	switch {
+	case err == nil:
+		s.limits.succeeded(account, ip)
+	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrUserNotFound):
+		s.limits.failed(account, ip)
+	}
+	return u, created, err
+}
+
+// checkCredentials finds (or creates) the user and checks the password.
+func (s *Service) checkCredentials(ctx context.Context, app store.App, c credentials, create bool) (store.User, bool, error) {
 	if len(c.Password) > maxPassword || len(c.Login) > maxLogin*4 || len(c.Email) > maxEmail {
 		// Longer than anything we store: it cannot match, and hashing it
 		// would only cost time.
@@ -139,6 +155,12 @@ type CreateUserRequest struct {
 
 // CreateUser signs a user up.
 func (s *Service) CreateUser(ctx context.Context, req CreateUserRequest) (store.User, error) {
+	if err := s.limits.signupsIP.take(req.ClientIP); err != nil {
+		return store.User{}, err
+	}
+	if err := s.limits.signupsApp.take(strconv.FormatInt(req.AppID, 10)); err != nil {
+		return store.User{}, err
+	}
 	if req.Input.Password == nil || *req.Input.Password == "" {
 		return store.User{}, invalid("password", "cannot be blank")
 	}
@@ -302,11 +324,16 @@ func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64,
 		if err := checkLength("password", *in.Password, minPassword, maxPassword); err != nil {
 			return u, err
 		}
+		account := accountKey(caller.AppID, credentials{Login: u.Login, Email: u.Email})
+		if err := s.limits.beforePasswordCheck(account, ""); err != nil {
+			return u, err
+		}
 		ok, _, err := s.hasher.Verify(ctx, u.PasswordHash, *in.OldPassword)
 		if err != nil {
 			return u, err
 		}
 		if !ok {
+			s.limits.failed(account, "")
 			return u, invalid("old_password", "is incorrect")
 		}
 		if u.PasswordHash, err = s.hasher.Hash(ctx, *in.Password); err != nil {

@@ -7,6 +7,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/cubeauth/cubeauth/authcore"
 )
 
 func init() {
@@ -38,6 +40,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		hash_concurrency <n>            # default: number of CPUs
 //		hash_wait <duration>            # default 5s
 //		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
+//		limits {                        # <count>/<duration> or off
+//			failures_per_account_ip 10/15m
+//			failures_per_account 100/1h
+//			failures_per_ip 100/15m
+//			sessions_per_ip 600/1m
+//			sessions_per_app off
+//			signups_per_ip 60/1m
+//			signups_per_app off
+//		}
 //		app <id> {
 //			name <label>
 //			auth_key <key>
@@ -80,6 +91,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseInt(d, &h.SessionCacheSize)
 		case "hash_concurrency":
 			err = parseInt(d, &h.HashConcurrency)
+		case "limits":
+			err = h.parseLimits(d)
 		case "argon2":
 			err = h.parseArgon2(d)
 		case "app":
@@ -106,6 +119,30 @@ func (h *Handler) parseStorage(d *caddyfile.Dispenser) error {
 		h.Storage = &StorageConfig{Driver: "postgres", DSN: args[1]}
 	default:
 		return d.Errf("unknown storage driver %q (badger or postgres)", args[0])
+	}
+	return nil
+}
+
+func (h *Handler) parseLimits(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if h.Limits == nil {
+		h.Limits = LimitsConfig{}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		var value string
+		if err := parseString(d, &value); err != nil {
+			return err
+		}
+		if _, err := authcore.ParseRate(value); err != nil {
+			return d.Errf("limit %s: %v", name, err)
+		}
+		h.Limits[name] = value
+	}
+	if _, err := h.Limits.limits(); err != nil {
+		return d.Err(err.Error())
 	}
 	return nil
 }

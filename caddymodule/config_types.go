@@ -59,3 +59,34 @@ func (c *Argon2Config) params() authcore.Argon2Params {
 	}
 	return p
 }
+
+// LimitsConfig overrides abuse limits by name, each "<count>/<duration>"
+// or "off": failures_per_account_ip, failures_per_account, failures_per_ip,
+// sessions_per_ip, sessions_per_app, signups_per_ip, signups_per_app.
+type LimitsConfig map[string]string
+
+// limits applies the overrides to authcore.DefaultLimits.
+func (c LimitsConfig) limits() (authcore.Limits, error) {
+	l := authcore.DefaultLimits
+	fields := map[string]*authcore.Rate{
+		authcore.LimitFailuresPerAccountIP: &l.FailuresPerAccountIP,
+		authcore.LimitFailuresPerAccount:   &l.FailuresPerAccount,
+		authcore.LimitFailuresPerIP:        &l.FailuresPerIP,
+		authcore.LimitSessionsPerIP:        &l.SessionsPerIP,
+		authcore.LimitSessionsPerApp:       &l.SessionsPerApp,
+		authcore.LimitSignupsPerIP:         &l.SignupsPerIP,
+		authcore.LimitSignupsPerApp:        &l.SignupsPerApp,
+	}
+	for name, value := range c {
+		dst, ok := fields[name]
+		if !ok {
+			return l, fmt.Errorf("unknown limit %q", name)
+		}
+		r, err := authcore.ParseRate(value)
+		if err != nil {
+			return l, fmt.Errorf("limit %s: %w", name, err)
+		}
+		*dst = r
+	}
+	return l, nil
+}

@@ -83,6 +83,7 @@ func httpError(err error) (int, errorBody) {
 // access log has them).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, body := httpError(err)
+	countRefusal(err)
 	var busy *authcore.BusyError
 	switch {
 	case errors.As(err, &busy):

@@ -81,6 +81,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	h.headers.inject(r.Header, id)
 	setUserPlaceholders(r, id)
+	countForwarded(id)
 	return next.ServeHTTP(w, r)
 }
 

@@ -66,6 +66,10 @@ type Handler struct {
 	// t=2, p=1. Stored hashes keep their own parameters; weaker ones are
 	// upgraded at the next login.
 	Argon2 *Argon2Config `json:"argon2,omitempty"`
+	// Limits override the abuse limits (see LimitsConfig). Defaults: wrong
+	// passwords 10/15m per account and IP, 100/1h per account, 100/15m per
+	// IP; session creations 600/1m per IP; signups 60/1m per IP.
+	Limits LimitsConfig `json:"limits,omitempty"`
 	// Apps are declared here; their fields are authoritative on every load.
 	// Apps may also be created at runtime through the admin API.
 	Apps []AppConfig `json:"apps,omitempty"`
@@ -113,6 +117,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // starts the authentication service.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := initMetrics(ctx); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
 	if h.HeaderPrefix == "" {
 		h.HeaderPrefix = "X-Cube-"
 	}
@@ -125,6 +132,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	repl := caddy.NewReplacer()
 	apps, err := h.configApps(repl)
+	if err != nil {
+		return err
+	}
+	limits, err := h.Limits.limits()
 	if err != nil {
 		return err
 	}
@@ -142,6 +153,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		wait = 5 * time.Second
 	}
 	h.service = authcore.New(st, authcore.Options{
+		Limits:        &limits,
 		SessionTTL:    time.Duration(h.SessionTTL),
 		SessionMaxAge: time.Duration(h.SessionMaxAge),
 		GuestTTL:      time.Duration(h.GuestTTL),
