@@ -35,6 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		header_prefix <prefix>          # default X-Cube-
 //		pass_credentials                # forward the token to the backend
 //		preflight_with_token            # require a token on CORS preflights
+//		backend_errors answer|caddy     # who answers backend errors, default answer
 //		cors_origins <origin...>        # default *
 //		session_cache_size <n>          # -1 disables, default 100000
 //		hash_concurrency <n>            # default: number of CPUs
@@ -82,6 +83,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.PassCredentials, err = true, noArgs(d)
 		case "preflight_with_token":
 			h.PreflightWithToken, err = true, noArgs(d)
+		case "backend_errors":
+			err = parseString(d, &h.BackendErrors)
 		case "cors_origins":
 			h.CORSOrigins = d.RemainingArgs()
 			if len(h.CORSOrigins) == 0 {

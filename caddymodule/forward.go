@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/cubeauth/cubeauth/authcore"
 )
@@ -82,7 +83,35 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	h.headers.inject(r.Header, id)
 	setUserPlaceholders(r, id)
 	countForwarded(id)
-	return next.ServeHTTP(w, r)
+	err = next.ServeHTTP(w, r)
+	if err == nil || h.BackendErrors == backendErrorsToCaddy {
+		return err
+	}
+	h.answerBackendError(w, r, err)
+	return nil
+}
+
+// Values of BackendErrors.
+const (
+	backendErrorsAnswer  = "answer"
+	backendErrorsToCaddy = "caddy"
+)
+
+// answerBackendError answers an error from the handlers after cubeauth
+// (reverse_proxy's 502, say) itself. Handing it to Caddy would log it with
+// a copy of the request taken before cubeauth removed the token, and Caddy
+// redacts only Authorization and cookies, not CB-Token or ?token=.
+func (h *Handler) answerBackendError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	var herr caddyhttp.HandlerError
+	if errors.As(err, &herr) && herr.StatusCode != 0 {
+		status = herr.StatusCode
+	}
+	if status >= 500 {
+		h.logger.Error("backend failed", zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
+	}
+	writeJSON(w, status, base(http.StatusText(status)))
 }
 
 // takeToken finds the token in CB-Token, Authorization: Bearer, or (on a
@@ -101,8 +130,10 @@ func (h *Handler) takeToken(r *http.Request) string {
 	if !h.PassCredentials {
 		r.Header.Del("Cb-Token")
 	}
-	if isWebSocket(r) && strings.Contains(r.URL.RawQuery, tokenQueryParam+"=") {
-		q := r.URL.Query()
+	if !isWebSocket(r) {
+		return token
+	}
+	if q := r.URL.Query(); q.Has(tokenQueryParam) {
 		if token == "" {
 			token = q.Get(tokenQueryParam)
 		}

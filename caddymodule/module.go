@@ -50,6 +50,13 @@ type Handler struct {
 	// forwarded paths. Default: false (preflights pass, since browsers never
 	// send credentials on them).
 	PreflightWithToken bool `json:"preflight_with_token,omitempty"`
+	// BackendErrors says who answers an error returned by the handlers
+	// after cubeauth (such as reverse_proxy's 502): "answer" (cubeauth
+	// answers it in ConnectyCube's error shape and logs it without the
+	// request's credentials) or "caddy" (returned to Caddy, so handle_errors
+	// sees it; Caddy then logs the request as it arrived, token included,
+	// unless a log filter removes it). Default: answer.
+	BackendErrors string `json:"backend_errors,omitempty"`
 	// CORSOrigins are the origins the terminated endpoints allow.
 	// Default: ["*"].
 	CORSOrigins []string `json:"cors_origins,omitempty"`
@@ -237,6 +244,11 @@ func (h *Handler) Validate() error {
 	}
 	if time.Duration(h.SessionMaxAge) != 0 && h.SessionMaxAge < h.SessionTTL {
 		return errors.New("session_max_age must not be shorter than session_ttl")
+	}
+	switch h.BackendErrors {
+	case "", backendErrorsAnswer, backendErrorsToCaddy:
+	default:
+		return errors.New("backend_errors must be answer or caddy")
 	}
 	if textproto.CanonicalMIMEHeaderKey(h.HeaderPrefix) == "" || strings.ContainsAny(h.HeaderPrefix, " :\r\n") {
 		return errors.New("header_prefix must be a header name prefix such as X-Cube-")

@@ -1,0 +1,471 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cubeauth/cubeauth/internal/testcaddy"
+)
+
+// hardenedTemplate is a server for abuse and fault tests: volume limits off
+// (every request comes from 127.0.0.1), debug logs and an access log with
+// the log filter the README recommends, and a second cubeauth site whose
+// backend is down.
+const hardenedTemplate = `{
+	admin 127.0.0.1:{ADMIN}
+	debug
+}
+http://127.0.0.1:{PORT} {
+	log {
+		output file {DIR}/access.log
+		format filter {
+			request>headers>Cb-Token delete
+			request>headers>Cb-Authkey delete
+			request>uri query {
+				delete token
+			}
+		}
+	}
+	cubeauth {
+		storage badger {DIR}/data
+		session_ttl {TTL}
+		hash_concurrency {HASHES}
+		hash_wait {HASH_WAIT}
+		limits {
+			sessions_per_ip off
+			signups_per_ip off
+		}
+		# Credentials as runtime placeholders: the config Caddy holds (and
+		# logs in debug mode) never contains them.
+		app 1 {
+			auth_key {env.TEST_DEV_KEY}
+			auth_secret {env.TEST_DEV_SECRET}
+			stage development
+		}
+		app 2 {
+			auth_key {env.TEST_PROD_KEY}
+			stage production
+		}
+	}
+	reverse_proxy 127.0.0.1:{BACKEND}
+}
+http://127.0.0.1:{BACKEND} {
+	header Content-Type application/json
+	respond ` + "`" + `{"user_id":"{header.X-Cube-User-Id}","login":"{header.X-Cube-User-Login}"}` + "`" + `
+}
+http://127.0.0.1:{DOWN_SITE} {
+	cubeauth {
+		storage badger {DIR}/data
+	}
+	reverse_proxy 127.0.0.1:{DEAD}
+}
+`
+
+type hardenedServer struct {
+	*server
+	downURL string
+	vars    map[string]string
+}
+
+func startHardened(t *testing.T, vars ...string) *hardenedServer {
+	t.Helper()
+	s := &server{
+		admin:   testcaddy.FreePort(t),
+		port:    testcaddy.FreePort(t),
+		backend: testcaddy.FreePort(t),
+		dir:     t.TempDir(),
+	}
+	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+	down := testcaddy.FreePort(t)
+	h := &hardenedServer{server: s, downURL: fmt.Sprintf("http://127.0.0.1:%d", down), vars: map[string]string{
+		"{ADMIN}": strconv.Itoa(s.admin), "{PORT}": strconv.Itoa(s.port), "{BACKEND}": strconv.Itoa(s.backend),
+		"{DIR}": s.dir, "{DOWN_SITE}": strconv.Itoa(down), "{DEAD}": strconv.Itoa(testcaddy.FreePort(t)),
+		"{TTL}": "2h", "{HASHES}": "2", "{HASH_WAIT}": "5s",
+	}}
+	for i := 0; i+1 < len(vars); i += 2 {
+		h.vars[vars[i]] = vars[i+1]
+	}
+	s.Caddy = testcaddy.Start(t, h.caddyfile(), testcaddy.WithEnv(
+		"TEST_DEV_KEY="+devAuthKey, "TEST_DEV_SECRET="+devAuthSecret, "TEST_PROD_KEY="+prodAuthKey))
+	return h
+}
+
+func (h *hardenedServer) caddyfile() string {
+	cf := hardenedTemplate
+	for k, v := range h.vars {
+		cf = strings.ReplaceAll(cf, k, v)
+	}
+	return cf
+}
+
+func signupBody(login, password string) map[string]any {
+	return map[string]any{"user": map[string]any{"login": login, "password": password}}
+}
+
+func prodLogin(c *client, login, password string) reply {
+	return c.postJSON("/session.json", map[string]any{
+		"application_id": prodAppID, "auth_key": prodAuthKey,
+		"user": map[string]any{"login": login, "password": password},
+	})
+}
+
+func TestEveryAcknowledgedSignupSurvivesSIGKILL(t *testing.T) {
+	srv := startHardened(t)
+	c := newClient(t, srv.server)
+	suffix := uniqueSuffix(t)
+	var (
+		mu    sync.Mutex
+		acked []string
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				login := fmt.Sprintf("k%s-%d-%d", suffix, w, i)
+				resp, err := postJSONRaw(srv.URL+"/users.json", signupBody(login, "supersecret1"), "CB-AuthKey", prodAuthKey)
+				if err != nil {
+					return // the server died under us: this signup was not acknowledged
+				}
+				if resp == http.StatusCreated {
+					mu.Lock()
+					acked = append(acked, login)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	// Kill while signups are in flight.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 40 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.Caddy.Kill()
+	stop.Store(true)
+	wg.Wait()
+	if len(acked) < 10 {
+		t.Fatalf("only %d signups acknowledged before the kill", len(acked))
+	}
+	srv.Caddy.Restart(t)
+	for _, login := range acked {
+		prodLogin(c, login, "supersecret1").want(t, http.StatusCreated)
+	}
+	t.Logf("%d acknowledged signups all logged in after SIGKILL", len(acked))
+}
+
+// postJSONRaw posts without failing the test on a transport error, for
+// requests racing a crash.
+func postJSONRaw(url string, v any, header ...string) (int, error) {
+	b, _ := json.Marshal(v)
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(string(b)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func TestConcurrentFirstSessionsAndSignupsMakeExactlyOneUser(t *testing.T) {
+	srv := startHardened(t)
+	c := newClient(t, srv.server)
+	suffix := uniqueSuffix(t)
+	const n = 24
+
+	replies := make([]reply, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = c.postJSON("/session.json", map[string]any{
+				"application_id": devAppID, "auth_key": devAuthKey,
+				"user": map[string]any{"login": "first" + suffix, "password": "supersecret1"},
+			})
+		}()
+	}
+	wg.Wait()
+	ids := map[int64]bool{}
+	for _, r := range replies {
+		ids[*decodeSession(t, r.want(t, http.StatusCreated)).UserID] = true
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d concurrent first sessions made %d users", n, len(ids))
+	}
+
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = c.postJSON("/users.json", signupBody("dup"+suffix, "supersecret1"), "CB-AuthKey", prodAuthKey)
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, r := range replies {
+		switch r.Status {
+		case http.StatusCreated:
+			created++
+		case http.StatusUnprocessableEntity:
+			if !strings.Contains(string(r.Body), "has already been taken") {
+				t.Fatalf("%s: want a duplicate-login error", r)
+			}
+		default:
+			t.Fatalf("%s: want 201 or 422", r)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d concurrent signups for one login created %d users", n, created)
+	}
+}
+
+func TestReloadUnderTrafficFailsNoRequestAndKeepsSessions(t *testing.T) {
+	srv := startHardened(t)
+	c := newClient(t, srv.server)
+	s := devLogin(t, c, "reload"+uniqueSuffix(t), "supersecret1")
+	var (
+		stop     atomic.Bool
+		failures atomic.Int64
+		retried  atomic.Int64
+		served   atomic.Int64
+		firstBad atomic.Value
+		wg       sync.WaitGroup
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := &http.Client{Timeout: 10 * time.Second}
+			for !stop.Load() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+whoamiPath, nil)
+				req.Header.Set("CB-Token", s.Token)
+				resp, err := cl.Do(req)
+				if err != nil {
+					// Caddy swaps listeners on reload; a connection caught
+					// in the old one's queue is reset before any response,
+					// with or without cubeauth. Clients retry that, as
+					// browsers do for idempotent requests.
+					retried.Add(1)
+					resp, err = cl.Do(req)
+				}
+				if err != nil {
+					failures.Add(1)
+					firstBad.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failures.Add(1)
+					firstBad.CompareAndSwap(nil, resp.Status)
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	for i, ttl := range []string{"3h", "2h", "90m", "2h"} {
+		srv.vars["{TTL}"] = ttl
+		srv.Caddy.Reload(t, srv.caddyfile())
+		devLogin(t, c, fmt.Sprintf("during%d%s", i, uniqueSuffix(t)), "supersecret1")
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop.Store(true)
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during reloads; first: %v", failures.Load(), served.Load(), firstBad.Load())
+	}
+	if strings.Contains(srv.Caddy.Logs(), "Cannot acquire directory lock") {
+		t.Fatal("a reload hit Badger's directory lock")
+	}
+	t.Logf("%d requests during 4 reloads, none failed (%d retried after a connection reset)", served.Load(), retried.Load())
+}
+
+func TestALoginFloodKeepsMemoryBoundedAndTheProxyFlowing(t *testing.T) {
+	// Real OWASP argon2id cost (19 MiB each), at most 2 at once.
+	srv := startHardened(t, "{HASH_WAIT}", "1s")
+	c := newClient(t, srv.server)
+	s := devLogin(t, c, "steady"+uniqueSuffix(t), "supersecret1")
+	suffix := uniqueSuffix(t)
+
+	var (
+		wg            sync.WaitGroup
+		statuses      sync.Map
+		proxied, bad  atomic.Int64
+		floodFinished atomic.Bool
+	)
+	const flood = 200
+	for i := range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, err := postJSONRaw(srv.URL+"/session.json", map[string]any{
+				"application_id": devAppID, "auth_key": devAuthKey,
+				"user": map[string]any{"login": fmt.Sprintf("flood%s%d", suffix, i), "password": "supersecret1"},
+			})
+			if err != nil {
+				code = -1
+			}
+			n, _ := statuses.LoadOrStore(code, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}()
+	}
+	proxyDone := make(chan struct{})
+	go func() {
+		defer close(proxyDone)
+		cl := &http.Client{Timeout: 5 * time.Second}
+		for !floodFinished.Load() {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+whoamiPath, nil)
+			req.Header.Set("CB-Token", s.Token)
+			resp, err := cl.Do(req)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				bad.Add(1)
+			}
+			if err == nil {
+				resp.Body.Close()
+			}
+			proxied.Add(1)
+		}
+	}()
+	wg.Wait()
+	floodFinished.Store(true)
+	<-proxyDone
+
+	statuses.Range(func(k, v any) bool {
+		code := k.(int)
+		if code != http.StatusCreated && code != http.StatusServiceUnavailable {
+			t.Errorf("%d flood requests answered %d; want only 201 or 503", v.(*atomic.Int64).Load(), code)
+		}
+		return true
+	})
+	if bad.Load() != 0 || proxied.Load() < 10 {
+		t.Fatalf("proxied requests during the flood: %d, %d failed", proxied.Load(), bad.Load())
+	}
+	hwm := peakRSS(t, srv.Caddy.PID())
+	// 200 unbounded hashes would need 200 × 19 MiB ≈ 3.8 GiB.
+	if hwm > 400<<20 {
+		t.Fatalf("peak RSS %d MiB during a flood of %d logins, want under 400 MiB", hwm>>20, flood)
+	}
+	t.Logf("peak RSS %d MiB; %d proxied requests went through during the flood", hwm>>20, proxied.Load())
+}
+
+// peakRSS reads a process's peak resident set size (VmHWM) in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+func TestLogsNeverContainPasswordsTokensKeysOrSecrets(t *testing.T) {
+	srv := startHardened(t)
+	c := newClient(t, srv.server)
+	suffix := uniqueSuffix(t)
+	secrets := []string{devAuthKey, prodAuthKey, devAuthSecret}
+
+	devPassword, prodPassword, wrongPassword := "dev-pass-"+suffix, "prod-pass-"+suffix, "wrong-pass-"+suffix
+	secrets = append(secrets, devPassword, prodPassword, wrongPassword)
+	s := devLogin(t, c, "logdev"+suffix, devPassword)
+	c.postJSON("/users.json", signupBody("logprod"+suffix, prodPassword), "CB-AuthKey", prodAuthKey).want(t, http.StatusCreated)
+	p := decodeSession(t, prodLogin(c, "logprod"+suffix, prodPassword).want(t, http.StatusCreated))
+	prodLogin(c, "logprod"+suffix, wrongPassword).want(t, http.StatusUnauthorized)
+	secrets = append(secrets, s.Token, p.Token)
+
+	c.backend(http.MethodGet, "CB-Token", s.Token)
+	c.do(http.MethodGet, whoamiPath+"?token="+p.Token, nil, "Upgrade", "websocket", "Connection", "Upgrade")
+	c.do(http.MethodPost, whoamiPath, nil, "Authorization", "Bearer "+p.Token)
+	c.do(http.MethodGet, "/session.json", nil, "CB-Token", s.Token).want(t, http.StatusOK)
+	// The backend of the second site is down: the 502 must not log the token.
+	down := &client{t: t, base: srv.downURL, http: c.http}
+	down.do(http.MethodGet, "/anything", nil, "CB-Token", s.Token).want(t, http.StatusBadGateway).wantErrorShape(t)
+	c.do(http.MethodDelete, "/session.json", nil, "CB-Token", s.Token).want(t, http.StatusOK)
+	c.do(http.MethodGet, whoamiPath, nil, "CB-Token", s.Token).want(t, http.StatusUnauthorized)
+
+	if err := srv.Caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	access, err := os.ReadFile(srv.dir + "/access.log")
+	if err != nil || len(access) == 0 {
+		t.Fatalf("no access log to check: %v", err)
+	}
+	logs := srv.Caddy.Logs() + string(access)
+	if !strings.Contains(logs, "backend failed") {
+		t.Fatal("the backend failure was not logged at all")
+	}
+	for _, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a log line contains a secret (%d characters, starting %q)", len(secret), secret[:4])
+		}
+	}
+}
+
+func TestMetricsCountSessionsFailuresAndForwards(t *testing.T) {
+	srv := startHardened(t)
+	c := newClient(t, srv.server)
+	suffix := uniqueSuffix(t)
+	s := devLogin(t, c, "metrics"+suffix, "supersecret1")
+	c.backend(http.MethodGet, "CB-Token", s.Token)
+	c.do(http.MethodGet, whoamiPath, nil, "CB-Token", "nope").want(t, http.StatusUnauthorized)
+	prodLogin(c, "nobody"+suffix, "supersecret1").want(t, http.StatusNotFound)
+
+	resp, err := http.Get(srv.Caddy.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "cubeauth_") {
+			b.WriteString(sc.Text() + "\n")
+		}
+	}
+	got := b.String()
+	for _, want := range []string{
+		`cubeauth_sessions_created_total{app_id="1",stage="development",type="user"} 1`,
+		`cubeauth_users_created_total{app_id="1",via="session"} 1`,
+		`cubeauth_forwarded_requests_total{app_id="1",session_type="user"} 1`,
+		`cubeauth_auth_failures_total{reason="session_not_found"} 1`,
+		`cubeauth_auth_failures_total{reason="user_not_found"} 1`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("metrics lack %s\n%s", want, got)
+		}
+	}
+}
