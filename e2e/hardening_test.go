@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,11 +79,17 @@ type hardenedServer struct {
 
 func startHardened(t *testing.T, vars ...string) *hardenedServer {
 	t.Helper()
+	return startHardenedIn(t, t.TempDir(), vars...)
+}
+
+// startHardenedIn is startHardened with the data (and access log) in dir.
+func startHardenedIn(t *testing.T, dir string, vars ...string) *hardenedServer {
+	t.Helper()
 	s := &server{
 		admin:   testcaddy.FreePort(t),
 		port:    testcaddy.FreePort(t),
 		backend: testcaddy.FreePort(t),
-		dir:     t.TempDir(),
+		dir:     dir,
 	}
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	down := testcaddy.FreePort(t)
@@ -468,4 +475,51 @@ func TestMetricsCountSessionsFailuresAndForwards(t *testing.T) {
 			t.Errorf("metrics lack %s\n%s", want, got)
 		}
 	}
+}
+
+func TestAFullDiskAnswers503AndKeepsTheProcessAlive(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs to fill needs root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=300m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	// Registered first, so it runs after Caddy has stopped.
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
+
+	srv := startHardenedIn(t, mnt)
+	c := newClient(t, srv.server)
+	suffix := uniqueSuffix(t)
+	s := devLogin(t, c, "disk"+suffix, "supersecret1")
+
+	// Leave less free space than the store's 128 MiB reserve.
+	fill := mnt + "/fill"
+	if out, err := exec.Command("fallocate", "-l", "200M", fill).CombinedOutput(); err != nil {
+		t.Fatalf("filling the disk: %v: %s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond) // past the store's space-check interval
+
+	r := c.postJSON("/users.json", signupBody("full"+suffix, "supersecret1"), "CB-AuthKey", prodAuthKey).want(t, http.StatusServiceUnavailable)
+	r.wantErrorShape(t)
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s: no Retry-After", r)
+	}
+	c.postJSON("/session.json", map[string]any{"application_id": devAppID, "auth_key": devAuthKey}).want(t, http.StatusServiceUnavailable)
+	// Reads go on: the existing session still reaches the backend, and an
+	// unknown token is still refused, never forwarded.
+	if got := c.backend(http.MethodGet, "CB-Token", s.Token); got.UserID != fmt.Sprint(*s.UserID) {
+		t.Fatalf("existing session on a full disk: %+v", got)
+	}
+	c.do(http.MethodGet, whoamiPath, nil, "CB-Token", strings.Repeat("ab", 32)).want(t, http.StatusUnauthorized)
+	if !srv.Caddy.Running() {
+		t.Fatal("Caddy died on a full disk")
+	}
+
+	// Space comes back: writes work again without a restart.
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	c.postJSON("/users.json", signupBody("full"+suffix, "supersecret1"), "CB-AuthKey", prodAuthKey).want(t, http.StatusCreated)
 }

@@ -59,7 +59,7 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 	if app.ID <= 0 {
 		return fmt.Errorf("%s: app id %d is not positive", op, app.ID)
 	}
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
@@ -112,7 +112,7 @@ func (s *Store) NextAppID(ctx context.Context) (int64, error) {
 // a crash leaves the app in place and can simply be repeated.
 func (s *Store) DeleteApp(ctx context.Context, id int64) error {
 	const op = "deleting app"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()

@@ -42,6 +42,10 @@ type Options struct {
 	Logger badger.Logger
 	// GCInterval is how often value-log GC runs. Default: 10 minutes.
 	GCInterval time.Duration
+	// MinFreeSpace is the free disk space, in bytes, below which writes
+	// are refused with store.ErrUnavailable. Default: DefaultMinFreeSpace.
+	// Negative disables the check.
+	MinFreeSpace int64
 }
 
 // Store is a store.Store backed by Badger. It is safe for concurrent use.
@@ -63,6 +67,7 @@ type Store struct {
 
 	syncer      *groupSync
 	subscribers subscribers
+	space       *spaceGuard
 
 	stopGC chan struct{}
 	gcDone chan struct{}
@@ -97,6 +102,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, wrap("opening badger store: reading id sequences", err)
 	}
 	s.syncer = newGroupSync(db.Sync)
+	switch {
+	case opts.MinFreeSpace == 0:
+		s.space = &spaceGuard{dir: opts.Dir, min: DefaultMinFreeSpace}
+	case opts.MinFreeSpace > 0:
+		s.space = &spaceGuard{dir: opts.Dir, min: uint64(opts.MinFreeSpace)}
+	}
 	go s.collectGarbage(opts.GCInterval)
 	return s, nil
 }

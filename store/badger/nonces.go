@@ -20,7 +20,7 @@ func (s *Store) UseNonce(ctx context.Context, appID int64, nonce string, ttl tim
 	if ttl <= 0 {
 		return fmt.Errorf("%s: ttl %v is not positive", op, ttl)
 	}
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()

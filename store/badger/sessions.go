@@ -19,7 +19,7 @@ import (
 // CreateSession stores a new session, assigning sess.ID.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 	const op = "creating session"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
@@ -61,7 +61,7 @@ func (s *Store) GetSession(ctx context.Context, h store.TokenHash) (store.Sessio
 // is gone.
 func (s *Store) UpdateSession(ctx context.Context, sess store.Session) error {
 	const op = "updating session"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
@@ -93,7 +93,7 @@ func (s *Store) UpdateSession(ctx context.Context, sess store.Session) error {
 // gone or expired.
 func (s *Store) TouchSession(ctx context.Context, h store.TokenHash, expiresAt time.Time) error {
 	const op = "touching session"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
@@ -117,7 +117,7 @@ func (s *Store) TouchSession(ctx context.Context, h store.TokenHash, expiresAt t
 // session is not an error.
 func (s *Store) DeleteSession(ctx context.Context, h store.TokenHash) error {
 	const op = "deleting session"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
@@ -149,7 +149,7 @@ func (s *Store) DeleteSession(ctx context.Context, h store.TokenHash) error {
 // subscribers, and returns the sessions' token hashes.
 func (s *Store) DeleteUserSessions(ctx context.Context, appID, userID int64) ([]store.TokenHash, error) {
 	const op = "deleting user sessions"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return nil, wrap(op, err)
 	}
 	defer s.leave()

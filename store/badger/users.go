@@ -20,7 +20,7 @@ import (
 // retried when a concurrent one changes what it read.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	const op = "creating user"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
@@ -99,7 +99,7 @@ func (s *Store) getUserByIndex(ctx context.Context, op string, appID int64, valu
 // returns store.ErrNotFound when the user is gone.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	const op = "updating user"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
@@ -131,7 +131,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 // any are left, are still removed).
 func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	const op = "deleting user"
-	if err := s.enter(ctx); err != nil {
+	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
