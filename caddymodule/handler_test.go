@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -415,4 +416,21 @@ func TestLongBodiesAndUnknownPathsGetClearErrors(t *testing.T) {
 	expectError(t, ts.do("POST", "/session", `{"x":"`+strings.Repeat("a", maxBodyBytes)+`"}`), 413, "too large")
 	expectError(t, ts.do("GET", "/users/abc", ""), 404, "")
 	expectError(t, ts.do("PATCH", "/session", "{}"), 405, "")
+}
+
+func TestSecretsComeFromEnvAndFilePlaceholders(t *testing.T) {
+	secretFile := t.TempDir() + "/secret"
+	if err := os.WriteFile(secretFile, []byte("file-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CUBEAUTH_TEST_KEY", "env-key")
+	ts := newTestServer(t, func(h *Handler) {
+		h.Apps = []AppConfig{{ID: 7, AuthKey: "{env.CUBEAUTH_TEST_KEY}", AuthSecret: "{file." + secretFile + "}"}}
+	})
+	fields := map[string]string{"application_id": "7", "auth_key": "env-key", "nonce": "1", "timestamp": strconv.FormatInt(time.Now().Unix(), 10)}
+	if res := ts.do("POST", "/session", signedBody(t, fields, "file-secret")); res.status != http.StatusCreated {
+		t.Fatalf("signed with the file's secret: %d %s", res.status, res.raw)
+	}
+	fields["nonce"] = "2"
+	expectError(t, ts.do("POST", "/session", signedBody(t, fields, "{file."+secretFile+"}")), 422, "Unexpected signature")
 }
