@@ -43,8 +43,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	now := s.now()
 	e := s.sessions.get(h)
 	// An entry that looks expired here may have been extended through
-	// another node or instance: ask the store before refusing.
-	if e == nil || now.UnixNano() >= e.expiresAt.Load() {
+	// another node or instance: ask the store before refusing. While the
+	// store is unreachable, cached entries serve for OfflineGrace only.
+	if e == nil || now.UnixNano() >= e.expiresAt.Load() || !s.health.cacheTrusted(now, s.opts.OfflineGrace) {
 		var err error
 		if e, err = s.loadSession(ctx, h, now); err != nil {
 			return Identity{}, err
@@ -65,6 +66,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 func (s *Service) loadSession(ctx context.Context, h store.TokenHash, now time.Time) (*cachedSession, error) {
 	generation := s.sessions.generationNow()
 	sess, err := s.store.GetSession(ctx, h)
+	s.health.observe(err, now)
 	if err != nil {
 		s.sessions.remove(h)
 		return nil, storeErr(err, ErrSessionNotFound)
@@ -104,6 +106,7 @@ func (s *Service) slide(ctx context.Context, h store.TokenHash, e *cachedSession
 	}
 	defer e.touching.Store(false)
 	err := s.store.TouchSession(ctx, h, time.Unix(0, next))
+	s.health.observe(err, now)
 	switch {
 	case err == nil:
 		e.storedExpiresAt.Store(next)

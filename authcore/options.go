@@ -27,6 +27,12 @@ type Options struct {
 	// Limits are the abuse limits. Default: DefaultLimits; set a Rate to
 	// its zero value to turn that limit off.
 	Limits *Limits
+	// OfflineGrace is how long sessions already in the cache keep working
+	// while the store is unreachable (store.ErrUnavailable); afterwards they
+	// need the store again and are answered ErrUnavailable until it is back.
+	// Sessions not in the cache, and every write, fail at once. Default: 5m.
+	// Negative: no grace.
+	OfflineGrace time.Duration
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -53,6 +59,9 @@ func (o Options) withDefaults() Options {
 	if o.Limits == nil {
 		l := DefaultLimits
 		o.Limits = &l
+	}
+	if o.OfflineGrace == 0 {
+		o.OfflineGrace = 5 * time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -23,6 +23,7 @@ type Service struct {
 	apps        appCache
 	sessions    *sessionCache
 	limits      limiters
+	health      storeHealth
 	unsubscribe func()
 }
 

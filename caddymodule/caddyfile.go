@@ -28,7 +28,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	cubeauth {
 //		storage badger <dir>            # default: Caddy's data dir + /cubeauth
-//		storage postgres <dsn>
+//		storage postgres <dsn> {        # the block is optional
+//			max_conns <n>               # pool size, default 10
+//			connect_timeout <duration>  # default 5s
+//			query_timeout <duration>    # default 5s
+//			reconcile_interval <duration> # default 5s
+//			offline_grace <duration>    # cached sessions while unreachable, default 5m (badger too)
+//		}
 //		session_ttl <duration>          # idle expiry, default 2h
 //		session_max_age <duration>      # absolute lifetime, default 720h
 //		guest_ttl <duration>            # guest users and sessions, default 24h
@@ -115,14 +121,43 @@ func (h *Handler) parseStorage(d *caddyfile.Dispenser) error {
 	if len(args) != 2 {
 		return d.Errf("storage takes a driver and a location: storage badger <dir> | storage postgres <dsn>")
 	}
+	cfg := &StorageConfig{Driver: args[0]}
 	switch args[0] {
 	case "badger":
-		h.Storage = &StorageConfig{Driver: "badger", Path: args[1]}
+		cfg.Path = args[1]
 	case "postgres":
-		h.Storage = &StorageConfig{Driver: "postgres", DSN: args[1]}
+		cfg.DSN = args[1]
 	default:
 		return d.Errf("unknown storage driver %q (badger or postgres)", args[0])
 	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		option := d.Val()
+		var err error
+		switch option {
+		case "max_conns":
+			err = parseInt(d, &cfg.MaxConns)
+			if err == nil && cfg.MaxConns < 1 {
+				err = d.Errf("max_conns must be at least 1")
+			}
+		case "connect_timeout":
+			err = parseDuration(d, &cfg.ConnectTimeout)
+		case "query_timeout":
+			err = parseDuration(d, &cfg.QueryTimeout)
+		case "reconcile_interval":
+			err = parseDuration(d, &cfg.ReconcileInterval)
+		case "offline_grace":
+			err = parseDuration(d, &cfg.OfflineGrace)
+		default:
+			err = d.Errf("unknown storage option %q", option)
+		}
+		if err != nil {
+			return err
+		}
+		if cfg.Driver == "badger" && option != "offline_grace" {
+			return d.Errf("storage option %s applies to postgres only", option)
+		}
+	}
+	h.Storage = cfg
 	return nil
 }
 

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/cubeauth/cubeauth/authcore"
 )
@@ -39,6 +42,32 @@ type StorageConfig struct {
 	// DSN is the PostgreSQL connection string. Placeholders such as
 	// {env.DATABASE_URL} are replaced.
 	DSN string `json:"dsn,omitempty"`
+	// MaxConns bounds the PostgreSQL connection pool; each node also keeps
+	// one listener connection. Default: 10.
+	MaxConns int `json:"max_conns,omitempty"`
+	// ConnectTimeout bounds establishing a PostgreSQL connection.
+	// Default: 5s.
+	ConnectTimeout caddy.Duration `json:"connect_timeout,omitempty"`
+	// QueryTimeout bounds every PostgreSQL operation, so that an
+	// unreachable database answers 503 instead of hanging. Default: 5s.
+	QueryTimeout caddy.Duration `json:"query_timeout,omitempty"`
+	// ReconcileInterval is how often a PostgreSQL node reads the other
+	// nodes' changes without being notified: the longest a lost
+	// notification leaves a cache stale. Default: 5s.
+	ReconcileInterval caddy.Duration `json:"reconcile_interval,omitempty"`
+	// OfflineGrace is how long sessions already in a node's cache keep
+	// working while the store is unreachable; after it they are answered
+	// 503 until the store is back. Any driver. Default: 5m.
+	OfflineGrace caddy.Duration `json:"offline_grace,omitempty"`
+}
+
+// offlineGrace is the configured grace, zero (authcore's default) when
+// there is no storage config.
+func (c *StorageConfig) offlineGrace() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return time.Duration(c.OfflineGrace)
 }
 
 // Argon2Config is the argon2id cost of new password hashes.

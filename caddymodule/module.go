@@ -83,8 +83,11 @@ type Handler struct {
 
 	service  *authcore.Service
 	storeKey string
-	logger   *zap.Logger
-	headers  identityHeaders
+	// unregister removes the service from the registry the admin API and
+	// dashboard read (registry.go).
+	unregister func()
+	logger     *zap.Logger
+	headers    identityHeaders
 	// corsOrigins is nil when every origin is allowed.
 	corsOrigins map[string]bool
 }
@@ -165,6 +168,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		SessionMaxAge: time.Duration(h.SessionMaxAge),
 		GuestTTL:      time.Duration(h.GuestTTL),
 		CacheSize:     h.SessionCacheSize,
+		OfflineGrace:  h.Storage.offlineGrace(),
 		Hasher:        authcore.NewHasher(h.Argon2.params(), concurrency, wait),
 	})
 	for _, a := range apps {
@@ -176,6 +180,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 				zap.Int64("app_id", a.app.ID))
 		}
 	}
+	h.unregister = runningServices.register(h.storeKey, h.service)
 	return nil
 }
 
@@ -259,6 +264,9 @@ func (h *Handler) Validate() error {
 // Cleanup stops the service and releases the store (closed when no other
 // config still uses it). Only what Provision acquired is released.
 func (h *Handler) Cleanup() error {
+	if h.unregister != nil {
+		h.unregister()
+	}
 	if h.service != nil {
 		h.service.Close()
 	}

@@ -54,6 +54,8 @@ func acquireStore(ctx caddy.Context, cfg *StorageConfig, repl *caddy.Replacer) (
 			return nil, "", err
 		}
 		return val.(pooledStore).Store, key, nil
+	case "postgres":
+		return acquirePostgres(ctx, cfg, repl)
 	}
 	return nil, "", fmt.Errorf("unknown storage driver %q", cfg.Driver)
 }

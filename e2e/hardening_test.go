@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -20,7 +21,9 @@ import (
 // hardenedTemplate is a server for abuse and fault tests: volume limits off
 // (every request comes from 127.0.0.1), debug logs and an access log with
 // the log filter the README recommends, and a second cubeauth site whose
-// backend is down.
+// backend is down. The backend runs in the test process, outside the Caddy
+// being reloaded, so that reloads test cubeauth rather than the proxy's
+// connections to a site of the same Caddy.
 const hardenedTemplate = `{
 	admin 127.0.0.1:{ADMIN}
 	debug
@@ -59,10 +62,6 @@ http://127.0.0.1:{PORT} {
 	}
 	reverse_proxy 127.0.0.1:{BACKEND}
 }
-http://127.0.0.1:{BACKEND} {
-	header Content-Type application/json
-	respond ` + "`" + `{"user_id":"{header.X-Cube-User-Id}","login":"{header.X-Cube-User-Login}"}` + "`" + `
-}
 http://127.0.0.1:{DOWN_SITE} {
 	cubeauth {
 		storage badger {DIR}/data
@@ -85,10 +84,21 @@ func startHardened(t *testing.T, vars ...string) *hardenedServer {
 // startHardenedIn is startHardened with the data (and access log) in dir.
 func startHardenedIn(t *testing.T, dir string, vars ...string) *hardenedServer {
 	t.Helper()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(whoami{
+			UserID: r.Header.Get("X-Cube-User-Id"), AppID: r.Header.Get("X-Cube-App-Id"),
+			Login: r.Header.Get("X-Cube-User-Login"), SessionType: r.Header.Get("X-Cube-Session-Type"),
+			Method: r.Method, XCubeExtra: r.Header.Get("X-Cube-Extra"),
+			CBToken: r.Header.Get("CB-Token"), Authorization: r.Header.Get("Authorization"),
+		})
+	}))
+	t.Cleanup(backend.Close)
+	backendPort, _ := strconv.Atoi(backend.URL[strings.LastIndex(backend.URL, ":")+1:])
 	s := &server{
 		admin:   testcaddy.FreePort(t),
 		port:    testcaddy.FreePort(t),
-		backend: testcaddy.FreePort(t),
+		backend: backendPort,
 		dir:     dir,
 	}
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)

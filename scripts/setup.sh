@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cubeauth's tests need on a fresh machine: Go modules, the
-# official ConnectyCube SDKs from npm, and Debian's chromium, ejabberd and wrk.
+# official ConnectyCube SDKs and playwright-core from npm, and Debian's
+# chromium, ejabberd and wrk.
 # Idempotent: what is already there is not installed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,17 @@ if [ ${#need[@]} -gt 0 ]; then
 	fi
 fi
 
-go mod download
-if [ ! -d e2e/sdk/node_modules ] || [ e2e/sdk/package-lock.json -nt e2e/sdk/node_modules ]; then
-	(cd e2e/sdk && npm ci --no-audit --no-fund --loglevel=error)
+# PostgreSQL for the store/postgres and fleet tests: the machine's cluster,
+# started when it is down. Without one those tests skip.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null &&
+	[ "$(ls /etc/postgresql 2>/dev/null | wc -l)" = 1 ]; then
+	pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start ||
+		echo "setup: could not start PostgreSQL; its tests will skip" >&2
 fi
+
+go mod download
+for dir in e2e/sdk e2e/dashboard; do # the SDKs; playwright-core for the dashboard test
+	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+done

@@ -10,4 +10,7 @@ bin_dir=$(mktemp -d)
 trap 'rm -rf "$bin_dir"' EXIT
 go build -o "$bin_dir/caddy" ./cmd/caddy
 export CUBEAUTH_CADDY_BIN="$bin_dir/caddy"
+# The PostgreSQL store and fleet tests use this database, a fresh schema
+# each; a caller may point them elsewhere.
+export CUBEAUTH_TEST_POSTGRES="${CUBEAUTH_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 go test -race -count=1 -timeout 30m "$@" ./...

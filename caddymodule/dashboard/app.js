@@ -1,0 +1,379 @@
+// cubeauth dashboard: a few hash-routed pages over the operator API that sits
+// next to this file (/cubeauth/ on Caddy's admin endpoint, or on a site with
+// the cubeauth_dashboard handler). No framework, no build step. Every value
+// from the server goes through textContent, never innerHTML.
+
+const here = new URL(location.href);
+const apiBase = new URL('../', here); // .../cubeauth/ui/ -> .../cubeauth/
+const store = here.searchParams.get('store') || '';
+
+// api calls the operator API. Same-origin fetches pass Caddy's admin origin
+// checks: the browser sends Origin on writes and a same-origin Referer on
+// reads.
+async function api(method, path, body) {
+	const url = new URL(path, apiBase);
+	if (store) url.searchParams.set('store', store);
+	const opts = { method, credentials: 'same-origin', headers: {}, referrerPolicy: 'same-origin' };
+	if (body !== undefined) {
+		opts.headers['Content-Type'] = 'application/json';
+		opts.body = JSON.stringify(body);
+	}
+	const res = await fetch(url, opts);
+	if (res.status === 204) return null;
+	let data = null;
+	try { data = await res.json(); } catch { /* not JSON */ }
+	if (!res.ok) {
+		const msg = (data && data.error) || `${res.status} ${res.statusText}`;
+		throw new Error(msg);
+	}
+	return data;
+}
+
+// h builds an element: h('a', {href: '#'}, 'text', child, ...).
+function h(tag, attrs, ...children) {
+	const el = document.createElement(tag);
+	for (const [k, v] of Object.entries(attrs || {})) {
+		if (v === false || v === null || v === undefined) continue;
+		if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+		else if (k === 'class') el.className = v;
+		else if (v === true) el.setAttribute(k, '');
+		else el.setAttribute(k, String(v));
+	}
+	for (const c of children.flat()) {
+		if (c === null || c === undefined || c === false) continue;
+		el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+	}
+	return el;
+}
+
+const main = document.getElementById('main');
+const statusBox = document.getElementById('status');
+
+function say(msg, isError) {
+	statusBox.replaceChildren(h('p', { class: isError ? 'error' : '' }, msg));
+}
+
+function clearStatus() { statusBox.replaceChildren(); }
+
+function fmtTime(s) {
+	if (!s) return '—';
+	const d = new Date(s);
+	if (isNaN(d) || d.getUTCFullYear() < 1970) return '—';
+	return d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+}
+
+function stageLabel(stage) {
+	return stage === 'production' ? 'Production' : 'Development / Testing';
+}
+
+function crumbs(...items) {
+	const ol = document.getElementById('crumbs');
+	ol.replaceChildren(...items.map(([label, href], i) =>
+		h('li', {}, href && i < items.length - 1 ? h('a', { href }, label) : h('span', { 'aria-current': 'page' }, label))));
+}
+
+function show(title, ...content) {
+	document.title = `${title} · cubeauth`;
+	main.replaceChildren(h('h1', {}, title), ...content.flat().filter(Boolean));
+	main.focus({ preventScroll: true });
+}
+
+// act runs an operator action, reports the outcome (done: a message, or a
+// function of fn's result) and re-renders.
+async function act(doing, fn, done) {
+	try {
+		say(doing + '…');
+		const result = await fn();
+		await route(false);
+		// Said after the page shows the change, so that "done" means done.
+		say(typeof done === 'function' ? done(result) : done);
+	} catch (e) {
+		say(`${doing} failed: ${e.message}`, true);
+	}
+}
+
+// Pages ---------------------------------------------------------------------
+
+async function appsPage() {
+	crumbs(['Apps', '#/']);
+	const { apps } = await api('GET', 'apps');
+	const rows = apps.map(a => h('tr', {},
+		h('td', {}, h('a', { href: `#/apps/${a.id}` }, String(a.id))),
+		h('td', {}, a.name || h('span', { class: 'muted' }, '(no name)')),
+		h('td', {}, h('span', { class: `badge ${a.stage}` }, stageLabel(a.stage))),
+		h('td', {}, a.session_without_user_effective === 'allow' ? 'Allow' : 'Deny',
+			a.session_without_user === null ? h('span', { class: 'muted' }, ' (stage default)') : ''),
+		h('td', {}, a.warnings.length ? h('span', { class: 'badge warn' }, '⚠ ' + a.warnings.length + ' warning') : ''),
+		h('td', { class: 'actions' }, h('a', { href: `#/apps/${a.id}`, 'aria-label': `Open app ${a.id}` }, 'Open'))));
+	const nameInput = h('input', { type: 'text', id: 'new-app-name', name: 'name', placeholder: 'e.g. Chat (staging)', maxlength: 200 });
+	const form = h('form', {
+		class: 'row', onsubmit: e => {
+			e.preventDefault();
+			let created;
+			act('Creating the app', async () => {
+				created = (await api('POST', 'apps', { name: nameInput.value })).app;
+			}, 'App created.').then(() => { if (created) location.hash = `#/apps/${created.id}`; });
+		},
+	}, h('label', { for: 'new-app-name' }, 'Name'), nameInput, h('button', { class: 'primary', type: 'submit' }, 'Create app'));
+	show('Apps',
+		h('section', { class: 'card' },
+			apps.length ? h('table', {},
+				h('caption', {}, `${apps.length} app${apps.length === 1 ? '' : 's'}`),
+				h('thead', {}, h('tr', {},
+					h('th', { scope: 'col' }, 'App ID'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Stage'),
+					h('th', { scope: 'col' }, 'Session without user'), h('th', { scope: 'col' }, 'Warnings'),
+					h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions')))),
+				h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No apps yet.')),
+		h('section', { class: 'card' }, h('h2', {}, 'New app'),
+			h('p', { class: 'hint' }, 'A new app gets the next App ID and a random Auth Key, and starts in Development / Testing.'),
+			form));
+}
+
+function appTabs(id, current) {
+	const tab = (label, href, key) => h('a', { href, 'aria-current': current === key ? 'page' : false }, label);
+	return h('nav', { class: 'tabs', 'aria-label': 'App sections' },
+		tab('Settings', `#/apps/${id}`, 'settings'),
+		tab('Users', `#/apps/${id}/users`, 'users'),
+		tab('Sessions', `#/apps/${id}/sessions`, 'sessions'));
+}
+
+function pinnedNote(app, field) {
+	return app.pinned.includes(field)
+		? h('span', { class: 'badge', title: 'Set in the Caddyfile/JSON config; change it there' }, 'set by config')
+		: null;
+}
+
+// radioSwitch is a segmented control of radio buttons in a fieldset.
+function radioSwitch(name, legend, options, value, disabled, onchange, extra) {
+	return h('fieldset', {},
+		h('legend', {}, legend, ' ', extra || ''),
+		h('div', { class: 'switch' }, options.map(([v, label]) => h('label', {},
+			h('input', {
+				type: 'radio', name, value: v, checked: v === value, disabled,
+				onchange: e => { if (e.target.checked) onchange(v); },
+			}),
+			h('span', {}, label)))));
+}
+
+async function appPage(id) {
+	const { app } = await api('GET', `apps/${id}`);
+	crumbs(['Apps', '#/'], [`App ${app.id}`, `#/apps/${app.id}`]);
+	const patch = (body, doing, done) => act(doing, () => api('PATCH', `apps/${app.id}`, body), done);
+
+	const copyBtn = h('button', {
+		type: 'button', id: 'copy-key', onclick: async () => {
+			try {
+				await navigator.clipboard.writeText(app.auth_key);
+				say('Auth Key copied to the clipboard.');
+			} catch {
+				const range = document.createRange();
+				range.selectNodeContents(document.getElementById('auth-key'));
+				getSelection().removeAllRanges();
+				getSelection().addRange(range);
+				say('Select-all done: press Ctrl+C (or ⌘C) to copy the Auth Key.');
+			}
+		},
+	}, 'Copy');
+	const grace = h('select', { id: 'grace', name: 'grace' },
+		h('option', { value: '0' }, 'immediately'),
+		h('option', { value: '1h' }, 'after 1 hour'),
+		h('option', { value: '24h', selected: true }, 'after 24 hours'),
+		h('option', { value: '168h' }, 'after 7 days'));
+	const keyPinned = app.pinned.includes('auth_key');
+	const rotateBtn = h('button', {
+		type: 'button', id: 'rotate-key', disabled: keyPinned, onclick: () => {
+			const when = grace.options[grace.selectedIndex].text;
+			if (!confirm(`Rotate the Auth Key of app ${app.id}? The current key stops working ${when}.`)) return;
+			act('Rotating the Auth Key', () => api('POST', `apps/${app.id}/rotate_key`, { grace: grace.value }),
+				'New Auth Key issued. Roll it out to your clients before the old one stops.');
+		},
+	}, 'Rotate key');
+
+	const creds = h('section', { class: 'card', 'aria-labelledby': 'creds-h' },
+		h('h2', { id: 'creds-h' }, 'Credentials'),
+		h('dl', { class: 'creds' },
+			h('dt', {}, 'App ID'), h('dd', {}, h('code', { id: 'app-id', class: 'key' }, String(app.id))),
+			h('dt', {}, 'Auth Key'), h('dd', { class: 'row' }, h('code', { id: 'auth-key', class: 'key' }, app.auth_key), copyBtn, pinnedNote(app, 'auth_key')),
+			app.previous_auth_key_expires_at ? [h('dt', {}, 'Previous key'), h('dd', {}, 'still accepted until ' + fmtTime(app.previous_auth_key_expires_at))] : null,
+			h('dt', {}, 'Auth Secret'), h('dd', {}, app.auth_secret_set ? 'set (legacy signed sessions)' : h('span', { class: 'muted' }, 'not set'), ' ', pinnedNote(app, 'auth_secret'))),
+		h('div', { class: 'row' }, h('label', { for: 'grace' }, 'Old key stops'), grace, rotateBtn),
+		keyPinned ? h('p', { class: 'hint' }, 'The Auth Key is set in the server configuration: rotate it there.') : null);
+
+	const stagePinned = app.pinned.includes('stage');
+	const stage = h('section', { class: 'card', 'aria-labelledby': 'stage-h' },
+		h('h2', { id: 'stage-h' }, 'Stage'),
+		radioSwitch('stage', 'Current stage', [['development', 'Development / Testing'], ['production', 'Production']],
+			app.stage, stagePinned,
+			v => patch({ stage: v }, 'Switching the stage', `App ${app.id} is now in ${stageLabel(v)}.`),
+			pinnedNote(app, 'stage')),
+		h('p', { class: 'hint' }, 'Development / Testing: logging in with a new login creates the user. ',
+			'Production: users sign up first (POST /users with the Auth Key), then log in. Changes apply to the next request; sessions stay.'));
+
+	const permPinned = app.pinned.includes('session_without_user');
+	const followLabel = `Follow the stage (${app.stage === 'production' ? 'deny' : 'allow'})`;
+	const permission = h('section', { class: 'card', 'aria-labelledby': 'perm-h' },
+		h('h2', { id: 'perm-h' }, 'Permissions'),
+		radioSwitch('session_without_user', 'Session creation without an existing user entity',
+			[['allow', 'Allow'], ['deny', 'Deny'], ['', followLabel]],
+			app.session_without_user === null ? '' : app.session_without_user, permPinned,
+			v => patch({ session_without_user: v === '' ? null : v }, 'Changing the permission', 'Permission saved.'),
+			pinnedNote(app, 'session_without_user')),
+		h('p', { class: 'hint' }, 'Allow: POST /session with an unknown login creates the user and logs it in. ',
+			'Deny: it answers 404 User not found. ', h('strong', {}, 'Recommended: Deny in production.')),
+		app.warnings.map(w => h('p', { class: 'warning', role: 'alert' }, '⚠ ', w)));
+
+	const danger = app.pinned.length ? null : h('section', { class: 'card', 'aria-labelledby': 'danger-h' },
+		h('h2', { id: 'danger-h' }, 'Delete'),
+		h('div', { class: 'row' },
+			h('span', { class: 'muted' }, 'Deleting the app removes its users and sessions.'),
+			h('button', {
+				type: 'button', class: 'danger', id: 'delete-app', onclick: () => {
+					if (!confirm(`Delete app ${app.id} with all its users and sessions?`)) return;
+					act('Deleting the app', () => api('DELETE', `apps/${app.id}`), `App ${app.id} deleted.`)
+						.then(() => { location.hash = '#/'; });
+				},
+			}, 'Delete app')));
+
+	show(app.name ? `App ${app.id} · ${app.name}` : `App ${app.id}`, appTabs(app.id, 'settings'), creds, stage, permission, danger);
+}
+
+const pageSize = 50;
+
+function pager(offset, total, go) {
+	if (total <= pageSize) return null;
+	return h('div', { class: 'pager' },
+		h('button', { type: 'button', disabled: offset === 0, onclick: () => go(Math.max(0, offset - pageSize)) }, 'Previous'),
+		h('span', { class: 'muted' }, `${offset + 1}–${Math.min(offset + pageSize, total)} of ${total}`),
+		h('button', { type: 'button', disabled: offset + pageSize >= total, onclick: () => go(offset + pageSize) }, 'Next'));
+}
+
+function hashParams() {
+	const q = location.hash.indexOf('?');
+	return new URLSearchParams(q < 0 ? '' : location.hash.slice(q + 1));
+}
+
+function setHashParams(base, params) {
+	const s = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v !== 0 && v !== null)).toString();
+	location.hash = base + (s ? '?' + s : '');
+}
+
+async function usersPage(id) {
+	const params = hashParams();
+	const search = params.get('search') || '';
+	const offset = Number(params.get('offset') || 0);
+	const q = new URLSearchParams({ offset, limit: pageSize });
+	if (search) q.set('search', search);
+	const { users, total } = await api('GET', `apps/${id}/users?${q}`);
+	crumbs(['Apps', '#/'], [`App ${id}`, `#/apps/${id}`], ['Users', `#/apps/${id}/users`]);
+	const input = h('input', { type: 'search', id: 'user-search', name: 'search', value: search, placeholder: 'login, email or name' });
+	const form = h('form', {
+		class: 'row', role: 'search', onsubmit: e => {
+			e.preventDefault();
+			setHashParams(`#/apps/${id}/users`, { search: input.value.trim() });
+		},
+	}, h('label', { for: 'user-search' }, 'Search users'), input, h('button', { type: 'submit' }, 'Search'));
+	const rows = users.map(u => h('tr', { 'data-user-id': u.id },
+		h('td', {}, String(u.id)),
+		h('td', {}, u.login || '—', u.is_guest ? h('span', { class: 'badge' }, ' guest') : ''),
+		h('td', {}, u.email || '—'),
+		h('td', {}, u.full_name || '—'),
+		h('td', {}, fmtTime(u.created_at)),
+		h('td', { class: 'actions' },
+			h('a', { href: `#/apps/${id}/sessions?user_id=${u.id}` }, 'Sessions'), ' ',
+			h('button', {
+				type: 'button', 'aria-label': `End all sessions of ${u.login || u.email || 'user ' + u.id}`, onclick: () => {
+					act('Ending sessions', () => api('POST', `apps/${id}/users/${u.id}/end_sessions`),
+						r => `${r.ended} session(s) of user ${u.id} ended.`);
+				},
+			}, 'End sessions'), ' ',
+			h('button', {
+				type: 'button', class: 'danger', 'aria-label': `Delete user ${u.login || u.email || u.id}`, onclick: () => {
+					if (!confirm(`Delete user ${u.login || u.email || u.id}? Their sessions end too.`)) return;
+					act('Deleting the user', () => api('DELETE', `apps/${id}/users/${u.id}`), `User ${u.id} deleted.`);
+				},
+			}, 'Delete'))));
+	show(`App ${id} · Users`, appTabs(id, 'users'),
+		h('section', { class: 'card' }, form),
+		h('section', { class: 'card' },
+			users.length ? h('table', {},
+				h('caption', {}, search ? `${total} user(s) matching “${search}”` : `${total} user(s)`),
+				h('thead', {}, h('tr', {},
+					h('th', { scope: 'col' }, 'ID'), h('th', { scope: 'col' }, 'Login'), h('th', { scope: 'col' }, 'Email'),
+					h('th', { scope: 'col' }, 'Full name'), h('th', { scope: 'col' }, 'Created'),
+					h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions')))),
+				h('tbody', {}, rows)) : h('p', { class: 'muted' }, search ? 'No user matches.' : 'No users yet.'),
+			pager(offset, total, o => setHashParams(`#/apps/${id}/users`, { search, offset: o }))));
+}
+
+async function sessionsPage(id) {
+	const params = hashParams();
+	const userID = params.get('user_id') || '';
+	const offset = Number(params.get('offset') || 0);
+	const q = new URLSearchParams({ offset, limit: pageSize });
+	if (userID) q.set('user_id', userID);
+	const { sessions, total } = await api('GET', `apps/${id}/sessions?${q}`);
+	crumbs(['Apps', '#/'], [`App ${id}`, `#/apps/${id}`], ['Sessions', `#/apps/${id}/sessions`]);
+	const input = h('input', { type: 'text', id: 'session-user', name: 'user_id', value: userID, inputmode: 'numeric', size: 8 });
+	const form = h('form', {
+		class: 'row', onsubmit: e => {
+			e.preventDefault();
+			setHashParams(`#/apps/${id}/sessions`, { user_id: input.value.trim() });
+		},
+	}, h('label', { for: 'session-user' }, 'User ID'), input, h('button', { type: 'submit' }, 'Filter'),
+		userID ? h('a', { href: `#/apps/${id}/sessions` }, 'Show all') : null);
+	const rows = sessions.map(s => h('tr', { 'data-session-id': s.id },
+		h('td', {}, String(s.id)),
+		h('td', {}, s.user_id === null ? h('span', { class: 'muted' }, 'app session') : h('a', { href: `#/apps/${id}/sessions?user_id=${s.user_id}`, title: 'Sessions of this user' }, String(s.user_id))),
+		h('td', {}, h('code', { title: 'Fingerprint of the token hash; tokens are never shown' }, s.fingerprint)),
+		h('td', {}, fmtTime(s.created_at)),
+		h('td', {}, fmtTime(s.expires_at)),
+		h('td', { class: 'actions' }, h('button', {
+			type: 'button', class: 'danger', 'aria-label': `Revoke session ${s.id}`, onclick: () => {
+				if (!confirm(`Revoke session ${s.id}? Its token is refused from the next request on.`)) return;
+				act('Revoking the session', () => api('DELETE', `apps/${id}/sessions/${s.id}`), `Session ${s.id} revoked.`);
+			},
+		}, 'Revoke'))));
+	show(`App ${id} · Sessions`, appTabs(id, 'sessions'),
+		h('section', { class: 'card' }, form),
+		h('section', { class: 'card' },
+			sessions.length ? h('table', {},
+				h('caption', {}, `${total} active session(s)${userID ? ' of user ' + userID : ''}`),
+				h('thead', {}, h('tr', {},
+					h('th', { scope: 'col' }, 'ID'), h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Token fingerprint'),
+					h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Idle expiry'),
+					h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions')))),
+				h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No active sessions.'),
+			pager(offset, total, o => setHashParams(`#/apps/${id}/sessions`, { user_id: userID, offset: o }))));
+}
+
+// Routing -------------------------------------------------------------------
+
+async function route(clear = true) {
+	if (clear) clearStatus();
+	const path = location.hash.replace(/^#/, '').split('?')[0] || '/';
+	const m = path.match(/^\/apps\/(\d+)(?:\/(users|sessions))?\/?$/);
+	try {
+		if (path === '/' || path === '') await appsPage();
+		else if (m && m[2] === 'users') await usersPage(m[1]);
+		else if (m && m[2] === 'sessions') await sessionsPage(m[1]);
+		else if (m) await appPage(m[1]);
+		else show('Not found', h('p', {}, h('a', { href: '#/' }, 'Back to the apps')));
+	} catch (e) {
+		show('Something went wrong', h('p', { class: 'warning', role: 'alert' }, e.message),
+			h('p', {}, h('a', { href: '#/' }, 'Back to the apps')));
+	}
+	document.body.dataset.ready = 'true';
+}
+
+async function showStore() {
+	try {
+		const { stores } = await api('GET', 'stores');
+		const el = document.getElementById('store');
+		const current = store || (stores.length === 1 ? stores[0].name : '');
+		if (current) el.textContent = 'store: ' + current;
+	} catch { /* the pages report errors themselves */ }
+}
+
+window.addEventListener('hashchange', () => route());
+showStore();
+route();

@@ -1,0 +1,126 @@
+'use strict';
+// connectycube@6.1.2 connects to chat on a real ejabberd whose logins are
+// checked by cubeauth (examples/xmpp: auth_method external with
+// cmd/cubeauth-extauth). The SDK logs in with SASL PLAIN as
+// "{userId}-{appId}" and, as password, the session token it got from cubeauth.
+// Only a live user session of that very user is let in.
+//
+// Environment (set by e2e/xmpp_test.go), besides scenario.js's:
+//   CHAT_URL      ejabberd's WebSocket endpoint, e.g. ws://localhost:5280/ws
+//   CHAT_DOMAIN   the XMPP virtual host, equal to CHAT_URL's host (localhost)
+
+const { assert, config, step, scenario } = require('./scenario');
+const ConnectyCube = require('connectycube6').default;
+
+const chatURL = process.env.CHAT_URL;
+const chatDomain = process.env.CHAT_DOMAIN || 'localhost';
+if (!chatURL) {
+  throw new Error('environment variable CHAT_URL is required');
+}
+
+// Every connect attempt gets this long before the step fails.
+const connectTimeoutMs = 15000;
+
+// newSDK returns a fresh SDK instance with its own session and chat
+// connection. The endpoints are process-wide, and the same for all of them.
+function newSDK() {
+  const sdk = new ConnectyCube.ConnectyCube();
+  sdk.init(
+    { appId: config.appId, authKey: config.authKey },
+    {
+      endpoints: { api_url: config.url, chat: chatDomain, chat_url: chatURL },
+      // A refused login must fail the connect, not retry in the background.
+      chat: { reconnect: { enable: false } },
+      debug: { mode: 0 },
+    },
+  );
+  return sdk;
+}
+
+// withTimeout rejects if promise does not settle in time.
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// connect resolves when ejabberd accepted the login.
+function connect(sdk, userId, password) {
+  return withTimeout(sdk.chat.connect({ userId, password }), connectTimeoutMs, `chat.connect as ${userId}`);
+}
+
+// expectRefused fails unless the login is refused with SASL not-authorized.
+async function expectRefused(userId, password, why) {
+  const sdk = newSDK();
+  let connected = false;
+  try {
+    connected = await connect(sdk, userId, password);
+  } catch (err) {
+    const condition = typeof err === 'string' ? err : err?.condition ?? err?.message ?? String(err);
+    assert.equal(condition, 'not-authorized', `${why}: refused, but with ${JSON.stringify(condition)}`);
+    return;
+  } finally {
+    await sdk.chat.disconnect().catch(() => {});
+  }
+  assert.fail(`${why}: chat.connect resolved ${connected}, want a refusal`);
+}
+
+scenario('v6 chat.connect on ejabberd with cubeauth tokens', async () => {
+  const password = 'supersecret1';
+  const aliceSDK = newSDK();
+  const bobSDK = newSDK();
+
+  const alice = await step('createSession through cubeauth creates and logs in alice (development stage)', async () => {
+    const session = await aliceSDK.createSession({ login: `chatalice${config.suffix}`, password });
+    assert.ok(Number.isInteger(session.user_id) && session.user_id > 0, `user_id ${session.user_id}`);
+    return session;
+  });
+  const bob = await step('and bob', async () => bobSDK.createSession({ login: `chatbob${config.suffix}`, password }));
+
+  await step('chat.connect with user id + session token is accepted by ejabberd', async () => {
+    assert.equal(await connect(aliceSDK, alice.user_id, alice.token), true);
+    assert.equal(aliceSDK.chat.isConnected, true);
+    assert.equal(aliceSDK.chat.currentUserId, alice.user_id, 'bound JID is {userId}-{appId}@domain');
+  });
+
+  await step('a second user connects and receives a message from the first, as the first', async () => {
+    assert.equal(await connect(bobSDK, bob.user_id, bob.token), true);
+    const received = new Promise((resolve) => {
+      bobSDK.chat.onMessageListener = (senderId, message) => resolve({ senderId, message });
+    });
+    aliceSDK.chat.send(bob.user_id, { type: 'chat', body: 'hello bob' });
+    const { senderId, message } = await withTimeout(received, 10000, 'bob waiting for the message');
+    assert.equal(senderId, alice.user_id);
+    assert.equal(message.body, 'hello bob');
+  });
+
+  await step('a wrong token is refused', async () => {
+    await expectRefused(alice.user_id, 'f'.repeat(alice.token.length), 'wrong token');
+  });
+
+  await step("another user's token is refused", async () => {
+    await expectRefused(alice.user_id, bob.token, "bob's token for alice");
+  });
+
+  await step('an application session token (no user) is refused', async () => {
+    const appSDK = newSDK();
+    const appSession = await appSDK.createSession();
+    assert.equal(appSession.user_id ?? null, null, 'an app session has no user');
+    await expectRefused(alice.user_id, appSession.token, 'app session token');
+  });
+
+  await step('after destroySession the old token no longer opens a chat connection', async () => {
+    await aliceSDK.chat.disconnect();
+    await aliceSDK.destroySession();
+    await expectRefused(alice.user_id, alice.token, 'revoked token');
+  });
+
+  await step('bob, still logged in, connects again', async () => {
+    await bobSDK.chat.disconnect();
+    const again = newSDK();
+    assert.equal(await connect(again, bob.user_id, bob.token), true);
+    await again.chat.disconnect();
+  });
+});
