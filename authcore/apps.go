@@ -168,6 +168,31 @@ func (s *Service) ApplyConfigApp(ctx context.Context, cfg store.App, pinned []st
 	return nil
 }
 
+// UnpinUndeclaredApps hands to runtime management every stored app whose
+// fields a configuration pinned but the current one no longer declares, so
+// that removing an app block from the config does not leave the app locked
+// against the admin API. declared lists the current config's app IDs. (On
+// a store shared by several differently configured servers, the last one
+// loaded decides.)
+func (s *Service) UnpinUndeclaredApps(ctx context.Context, declared []int64) error {
+	apps, err := s.store.ListApps(ctx)
+	if err != nil {
+		return storeErr(err, nil)
+	}
+	for _, a := range apps {
+		if len(a.Pinned) == 0 || slices.Contains(declared, a.ID) {
+			continue
+		}
+		a.Pinned = nil
+		a.UpdatedAt = s.now()
+		if err := s.store.PutApp(ctx, a); err != nil {
+			return storeErr(err, nil)
+		}
+	}
+	s.apps.invalidate()
+	return nil
+}
+
 // Fields of an app that configuration or the admin API may set.
 const (
 	FieldName               = "name"

@@ -307,3 +307,23 @@ func TestRateParsing(t *testing.T) {
 		}
 	}
 }
+
+func TestAnAppRemovedFromTheConfigIsNoLongerPinned(t *testing.T) {
+	f := newFixture(t) // declares apps 1 and 2 with pinned fields
+	ctx := context.Background()
+	if err := f.svc.UnpinUndeclaredApps(ctx, []int64{1}); err != nil {
+		t.Fatal(err)
+	}
+	for id, wantPinned := range map[int64]bool{1: true, 2: false} {
+		a, err := f.st.GetApp(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(a.Pinned) > 0) != wantPinned {
+			t.Errorf("app %d pinned %v, want pinned: %v", id, a.Pinned, wantPinned)
+		}
+		if a.AuthKey == "" || a.Stage == "" {
+			t.Errorf("app %d lost its settings: %+v", id, a)
+		}
+	}
+}

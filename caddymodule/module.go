@@ -171,7 +171,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		OfflineGrace:  h.Storage.offlineGrace(),
 		Hasher:        authcore.NewHasher(h.Argon2.params(), concurrency, wait),
 	})
+	declared := make([]int64, 0, len(apps))
 	for _, a := range apps {
+		declared = append(declared, a.app.ID)
 		if err := h.service.ApplyConfigApp(ctx, a.app, a.pinned); err != nil {
 			return fmt.Errorf("applying app %d: %w", a.app.ID, err)
 		}
@@ -179,6 +181,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.logger.Warn("app is in production but creates users on first session",
 				zap.Int64("app_id", a.app.ID))
 		}
+	}
+	if err := h.service.UnpinUndeclaredApps(ctx, declared); err != nil {
+		return fmt.Errorf("releasing apps no longer in the config: %w", err)
 	}
 	h.unregister = runningServices.register(h.storeKey, h.service)
 	return nil
