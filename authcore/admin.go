@@ -3,7 +3,6 @@ package authcore
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -60,8 +59,9 @@ type NewApp struct {
 	SessionWithoutUser string
 }
 
-// CreateApp creates an app at runtime with the next free App ID and a new
-// UUID v4 auth key.
+// CreateApp creates an app at runtime with a new UUID v4 auth key and an App
+// ID higher than every existing one; operators creating apps at once get
+// distinct IDs.
 func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 	now := s.now()
 	a := store.App{
@@ -78,27 +78,11 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 	if err := validateApp(a); err != nil {
 		return a, err
 	}
-	// The store has no create-if-absent for apps: skip an ID that is taken
-	// by the time we look, which covers everything but a race within
-	// microseconds between two operators.
-	for range 5 {
-		id, err := s.store.NextAppID(ctx)
-		if err != nil {
-			return a, storeErr(err, nil)
-		}
-		if _, err := s.store.GetApp(ctx, id); err == nil {
-			continue
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return a, storeErr(err, nil)
-		}
-		a.ID = id
-		if err := s.store.PutApp(ctx, a); err != nil {
-			return a, storeErr(err, nil)
-		}
-		s.apps.invalidate()
-		return a, nil
+	if err := s.store.CreateApp(ctx, &a); err != nil {
+		return a, storeErr(err, nil)
 	}
-	return a, errors.Join(ErrUnavailable, errors.New("no free app id"))
+	s.apps.invalidate()
+	return a, nil
 }
 
 // UpdateApp applies an operator's changes. A change to a field pinned by the
@@ -226,10 +210,7 @@ func (s *Service) OperatorUsers(ctx context.Context, q store.UserQuery) ([]store
 	if _, err := s.StoredApp(ctx, q.AppID); err != nil {
 		return nil, 0, err
 	}
-	q.Offset = max(q.Offset, 0)
-	if q.Limit <= 0 || q.Limit > maxOperatorPage {
-		q.Limit = maxOperatorPage
-	}
+	q.Offset, q.Limit = operatorPage(q.Offset, q.Limit)
 	users, total, err := s.store.ListUsers(ctx, q)
 	return users, total, storeErr(err, ErrNotFound)
 }
@@ -270,12 +251,18 @@ func (s *Service) OperatorSessions(ctx context.Context, q store.SessionQuery) ([
 	if _, err := s.StoredApp(ctx, q.AppID); err != nil {
 		return nil, 0, err
 	}
-	q.Offset = max(q.Offset, 0)
-	if q.Limit <= 0 || q.Limit > maxOperatorPage {
-		q.Limit = maxOperatorPage
-	}
+	q.Offset, q.Limit = operatorPage(q.Offset, q.Limit)
 	sessions, total, err := s.store.ListSessions(ctx, q)
 	return sessions, total, storeErr(err, ErrNotFound)
+}
+
+// operatorPage bounds a page that operators ask for: no negative offset, and
+// at most maxOperatorPage items (also when limit is zero or less).
+func operatorPage(offset, limit int) (int, int) {
+	if limit <= 0 || limit > maxOperatorPage {
+		limit = maxOperatorPage
+	}
+	return max(offset, 0), limit
 }
 
 // RevokeSessionByID ends one session of an app, named by its ID (operators

@@ -187,11 +187,8 @@ func (api *operatorAPI) listApps(w http.ResponseWriter, r *http.Request, svc *au
 	if err != nil {
 		return adminDomainError(err, "")
 	}
-	views := make([]appView, 0, len(apps))
 	now := time.Now()
-	for _, a := range apps {
-		views = append(views, newAppView(a, now))
-	}
+	views := renderAll(apps, func(a store.App) appView { return newAppView(a, now) })
 	return writeAdminJSON(w, http.StatusOK, map[string]any{"apps": views})
 }
 
@@ -332,11 +329,9 @@ func (api *operatorAPI) listUsers(w http.ResponseWriter, r *http.Request, svc *a
 	if err != nil {
 		return adminDomainError(err, "app")
 	}
-	views := make([]userView, 0, len(users))
-	for _, u := range users {
-		views = append(views, newUserView(u))
-	}
-	return writeAdminJSON(w, http.StatusOK, map[string]any{"users": views, "total": total, "offset": offset, "limit": limit})
+	return writeAdminJSON(w, http.StatusOK, map[string]any{
+		"users": renderAll(users, newUserView), "total": total, "offset": offset, "limit": limit,
+	})
 }
 
 func (api *operatorAPI) showUser(w http.ResponseWriter, r *http.Request, svc *authcore.Service, appID, userID int64) error {
@@ -386,11 +381,9 @@ func (api *operatorAPI) listSessions(w http.ResponseWriter, r *http.Request, svc
 	if err != nil {
 		return adminDomainError(err, "app")
 	}
-	views := make([]sessionView, 0, len(sessions))
-	for _, s := range sessions {
-		views = append(views, newSessionView(s))
-	}
-	return writeAdminJSON(w, http.StatusOK, map[string]any{"sessions": views, "total": total, "offset": offset, "limit": limit})
+	return writeAdminJSON(w, http.StatusOK, map[string]any{
+		"sessions": renderAll(sessions, newSessionView), "total": total, "offset": offset, "limit": limit,
+	})
 }
 
 func (api *operatorAPI) revokeSession(w http.ResponseWriter, r *http.Request, svc *authcore.Service, appID, sessionID int64) error {

@@ -45,6 +45,16 @@ func readParams(r *http.Request) (authcore.Params, error) {
 	return authcore.ParseFormParams(trimmed)
 }
 
+// renderAll renders every item; the result is never nil, so that an empty
+// list is [] in JSON, not null.
+func renderAll[T, V any](items []T, render func(T) V) []V {
+	out := make([]V, 0, len(items))
+	for _, it := range items {
+		out = append(out, render(it))
+	}
+	return out
+}
+
 // writeJSON answers with a JSON body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

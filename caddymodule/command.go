@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +16,8 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/cubeauth/cubeauth/authcore"
 )
 
 func init() {
@@ -74,7 +77,7 @@ func appsCommand() *cobra.Command {
 			if stage, _ := c.cmd.Flags().GetString("stage"); stage != "" {
 				body["stage"] = stage
 			}
-			var res struct{ App cliApp }
+			var res struct{ App appView }
 			return c.call(http.MethodPost, "apps", nil, body, &res, func() { printCLIApp(c.out, res.App) })
 		}),
 	}
@@ -84,7 +87,7 @@ func appsCommand() *cobra.Command {
 		Use: "rotate-key <app-id>", Short: "Gives an app a new Auth Key; the old one works for --grace", Args: cobra.ExactArgs(1),
 		RunE: cliRun(func(c *cliContext, args []string) error {
 			grace, _ := c.cmd.Flags().GetString("grace")
-			var res struct{ App cliApp }
+			var res struct{ App appView }
 			return c.call(http.MethodPost, "apps/"+args[0]+"/rotate_key", nil, map[string]string{"grace": grace}, &res, func() {
 				fmt.Fprintf(c.out, "New Auth Key of app %d: %s\n", res.App.ID, res.App.AuthKey)
 				if res.App.PreviousAuthKeyExpiresAt != nil {
@@ -100,7 +103,7 @@ func appsCommand() *cobra.Command {
 		&cobra.Command{
 			Use: "list", Short: "Lists the apps", Args: cobra.NoArgs,
 			RunE: cliRun(func(c *cliContext, _ []string) error {
-				var res struct{ Apps []cliApp }
+				var res struct{ Apps []appView }
 				return c.call(http.MethodGet, "apps", nil, nil, &res, func() {
 					tw := newCLITable(c.out, "APP ID", "NAME", "STAGE", "SESSION WITHOUT USER", "PINNED", "WARNINGS")
 					for _, a := range res.Apps {
@@ -114,14 +117,14 @@ func appsCommand() *cobra.Command {
 		&cobra.Command{
 			Use: "show <app-id>", Short: "Shows an app's credentials and settings", Args: cobra.ExactArgs(1),
 			RunE: cliRun(func(c *cliContext, args []string) error {
-				var res struct{ App cliApp }
+				var res struct{ App appView }
 				return c.call(http.MethodGet, "apps/"+args[0], nil, nil, &res, func() { printCLIApp(c.out, res.App) })
 			}),
 		},
 		&cobra.Command{
 			Use: "set-stage <app-id> <development|production>", Short: "Switches an app's stage", Args: cobra.ExactArgs(2),
 			RunE: cliRun(func(c *cliContext, args []string) error {
-				var res struct{ App cliApp }
+				var res struct{ App appView }
 				return c.call(http.MethodPatch, "apps/"+args[0], nil, map[string]any{"stage": args[1]}, &res, func() {
 					fmt.Fprintf(c.out, "App %d is now in %s; session without user: %s.\n", res.App.ID, res.App.Stage, res.App.permission())
 					printCLIWarnings(c.out, res.App)
@@ -144,7 +147,7 @@ func appsCommand() *cobra.Command {
 				default:
 					return fmt.Errorf("session_without_user must be allow, deny or default, not %q", args[2])
 				}
-				var res struct{ App cliApp }
+				var res struct{ App appView }
 				return c.call(http.MethodPatch, "apps/"+args[0], nil, map[string]any{"session_without_user": value}, &res, func() {
 					fmt.Fprintf(c.out, "App %d (%s): session without user: %s.\n", res.App.ID, res.App.Stage, res.App.permission())
 					printCLIWarnings(c.out, res.App)
@@ -174,7 +177,7 @@ func usersCommand() *cobra.Command {
 				q.Set("search", s)
 			}
 			var res struct {
-				Users []cliUser
+				Users []userView
 				Total int
 			}
 			return c.call(http.MethodGet, "apps/"+args[0]+"/users", q, nil, &res, func() {
@@ -194,9 +197,13 @@ func usersCommand() *cobra.Command {
 		&cobra.Command{
 			Use: "show <app-id> <user-id>", Short: "Shows a user", Args: cobra.ExactArgs(2),
 			RunE: cliRun(func(c *cliContext, args []string) error {
-				var res struct{ User cliUser }
+				var res struct{ User userView }
 				return c.call(http.MethodGet, "apps/"+args[0]+"/users/"+args[1], nil, nil, &res, func() {
 					u := res.User
+					sessions := 0
+					if u.Sessions != nil {
+						sessions = *u.Sessions
+					}
 					tw := newCLITable(c.out)
 					tw.row("User ID:", u.ID)
 					tw.row("Login:", u.Login)
@@ -204,7 +211,7 @@ func usersCommand() *cobra.Command {
 					tw.row("Full name:", u.FullName)
 					tw.row("Guest:", u.IsGuest)
 					tw.row("Created:", cliTime(u.CreatedAt))
-					tw.row("Active sessions:", u.Sessions)
+					tw.row("Active sessions:", sessions)
 					tw.flush()
 				})
 			}),
@@ -237,7 +244,7 @@ func sessionsCommand() *cobra.Command {
 				q.Set("user_id", u)
 			}
 			var res struct {
-				Sessions []cliSession
+				Sessions []sessionView
 				Total    int
 			}
 			return c.call(http.MethodGet, "apps/"+args[0]+"/sessions", q, nil, &res, func() {
@@ -423,61 +430,28 @@ func adminRequestError(addr string, err error) error {
 	return fmt.Errorf("cannot reach Caddy's admin API at %s (is Caddy running? use --address): %w", addr, err)
 }
 
-// cliApp, cliUser and cliSession are the parts of the API's answers the
-// tables show.
-type cliApp struct {
-	ID                          int64      `json:"id"`
-	Name                        string     `json:"name"`
-	AuthKey                     string     `json:"auth_key"`
-	AuthSecretSet               bool       `json:"auth_secret_set"`
-	PreviousAuthKeyExpiresAt    *time.Time `json:"previous_auth_key_expires_at"`
-	Stage                       string     `json:"stage"`
-	SessionWithoutUser          *string    `json:"session_without_user"`
-	SessionWithoutUserEffective string     `json:"session_without_user_effective"`
-	RequireSignature            bool       `json:"require_signature"`
-	Pinned                      []string   `json:"pinned"`
-	Warnings                    []string   `json:"warnings"`
-}
+// The CLI decodes the admin API's answers into the types that encode them
+// (appView, userView and sessionView in admin.go).
 
-func (a cliApp) permission() string {
+// permission is what the tables show for session_without_user.
+func (a appView) permission() string {
 	if a.SessionWithoutUser == nil {
 		return a.SessionWithoutUserEffective + " (stage default)"
 	}
 	return a.SessionWithoutUserEffective
 }
 
-type cliUser struct {
-	ID        int64     `json:"id"`
-	Login     string    `json:"login"`
-	Email     string    `json:"email"`
-	FullName  string    `json:"full_name"`
-	IsGuest   bool      `json:"is_guest"`
-	CreatedAt time.Time `json:"created_at"`
-	Sessions  int       `json:"sessions"`
-}
-
-type cliSession struct {
-	ID          int64     `json:"id"`
-	UserID      *int64    `json:"user_id"`
-	Type        string    `json:"type"`
-	Fingerprint string    `json:"fingerprint"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
-func printCLIApp(w io.Writer, a cliApp) {
+func printCLIApp(w io.Writer, a appView) {
 	pinned := func(field string) string {
-		for _, p := range a.Pinned {
-			if p == field {
-				return "  (set by config)"
-			}
+		if slices.Contains(a.Pinned, field) {
+			return "  (set by config)"
 		}
 		return ""
 	}
 	tw := newCLITable(w)
 	tw.row("App ID:", a.ID)
-	tw.row("Name:", a.Name+pinned("name"))
-	tw.row("Auth Key:", a.AuthKey+pinned("auth_key"))
+	tw.row("Name:", a.Name+pinned(authcore.FieldName))
+	tw.row("Auth Key:", a.AuthKey+pinned(authcore.FieldAuthKey))
 	if a.PreviousAuthKeyExpiresAt != nil {
 		tw.row("Previous key:", "works until "+cliTime(*a.PreviousAuthKeyExpiresAt))
 	}
@@ -485,15 +459,15 @@ func printCLIApp(w io.Writer, a cliApp) {
 	if a.AuthSecretSet {
 		secret = "set"
 	}
-	tw.row("Auth Secret:", secret+pinned("auth_secret"))
-	tw.row("Stage:", a.Stage+pinned("stage"))
-	tw.row("Session without user:", a.permission()+pinned("session_without_user"))
-	tw.row("Require signature:", strconv.FormatBool(a.RequireSignature)+pinned("require_signature"))
+	tw.row("Auth Secret:", secret+pinned(authcore.FieldAuthSecret))
+	tw.row("Stage:", a.Stage+pinned(authcore.FieldStage))
+	tw.row("Session without user:", a.permission()+pinned(authcore.FieldSessionWithoutUser))
+	tw.row("Require signature:", strconv.FormatBool(a.RequireSignature)+pinned(authcore.FieldRequireSignature))
 	tw.flush()
 	printCLIWarnings(w, a)
 }
 
-func printCLIWarnings(w io.Writer, a cliApp) {
+func printCLIWarnings(w io.Writer, a appView) {
 	for _, msg := range a.Warnings {
 		fmt.Fprintln(w, "WARNING:", msg)
 	}

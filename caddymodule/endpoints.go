@@ -194,14 +194,12 @@ func stageOf(ctx context.Context, svc *authcore.Service, appID int64) string {
 // serveUser is /users/{id}, /users/v2 and the by_login/by_email lookups.
 func (h *Handler) serveUser(w http.ResponseWriter, r *http.Request, rest string) error {
 	switch rest {
-	case "v2":
+	case "v2", "by_login", "by_email":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			return errMethodNotAllowed
 		}
-		return h.listUsers(w, r)
-	case "by_login", "by_email":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return errMethodNotAllowed
+		if rest == "v2" {
+			return h.listUsers(w, r)
 		}
 		return h.lookupUser(w, r, rest)
 	}
@@ -276,12 +274,8 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]userJSON, 0, len(users))
-	for _, u := range users {
-		items = append(items, renderUser(u))
-	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"limit": q.limit, "skip": q.offset, "total_entries": total, "items": items,
+		"limit": q.limit, "skip": q.offset, "total_entries": total, "items": renderAll(users, renderUser),
 	})
 	return nil
 }
@@ -345,18 +339,20 @@ func invalidQuery(key string) error {
 // listMatching resolves logins and emails to IDs, then lists by ID.
 func (h *Handler) listMatching(ctx context.Context, id authcore.Identity, f userFilter) ([]store.User, int, error) {
 	ids := f.ids
-	for _, login := range f.logins {
-		if u, err := h.service.GetUserByLogin(ctx, id, login); err == nil {
-			ids = append(ids, u.ID)
-		} else if !errors.Is(err, authcore.ErrNotFound) {
-			return nil, 0, err
-		}
+	lookups := []struct {
+		values []string
+		get    func(context.Context, authcore.Identity, string) (store.User, error)
+	}{
+		{f.logins, h.service.GetUserByLogin},
+		{f.emails, h.service.GetUserByEmail},
 	}
-	for _, email := range f.emails {
-		if u, err := h.service.GetUserByEmail(ctx, id, email); err == nil {
-			ids = append(ids, u.ID)
-		} else if !errors.Is(err, authcore.ErrNotFound) {
-			return nil, 0, err
+	for _, l := range lookups {
+		for _, v := range l.values {
+			if u, err := l.get(ctx, id, v); err == nil {
+				ids = append(ids, u.ID)
+			} else if !errors.Is(err, authcore.ErrNotFound) {
+				return nil, 0, err
+			}
 		}
 	}
 	if len(ids) == 0 {

@@ -148,8 +148,12 @@ type Store interface {
 	ListApps(ctx context.Context) ([]App, error)
 	// PutApp creates or replaces an app.
 	PutApp(ctx context.Context, app App) error
-	// NextAppID returns an unused app ID, higher than every existing one.
-	NextAppID(ctx context.Context) (int64, error)
+	// CreateApp stores a new app, assigning a.ID: one higher than every
+	// existing app ID. Choosing the ID and inserting are atomic, so
+	// concurrent creators (on any number of nodes sharing the store) get
+	// distinct IDs and never replace each other's apps. Subscribers hear
+	// EventAppChanged, as for PutApp.
+	CreateApp(ctx context.Context, a *App) error
 	// DeleteApp removes an app with all its users and sessions.
 	DeleteApp(ctx context.Context, id int64) error
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -63,12 +64,8 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 		return wrap(op, err)
 	}
 	defer s.leave()
-	value, err := json.Marshal(app)
-	if err != nil {
-		return fmt.Errorf("%s: encoding: %w", op, err)
-	}
-	err = s.write(func(txn *badger.Txn) error {
-		return txn.Set(appKey(app.ID), value)
+	err := s.write(func(txn *badger.Txn) error {
+		return putApp(txn, app)
 	})
 	if err != nil {
 		return wrap(op, err)
@@ -77,31 +74,67 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 	return nil
 }
 
-// NextAppID returns one more than the highest app ID, or 1 when there are no
-// apps. It reserves nothing: two concurrent callers get the same ID, so
-// whoever creates apps must serialize NextAppID and PutApp.
-func (s *Store) NextAppID(ctx context.Context) (int64, error) {
-	const op = "choosing app id"
-	if err := s.enter(ctx); err != nil {
-		return 0, wrap(op, err)
+// CreateApp stores a new app with one more than the highest app ID (1 when
+// there are none), assigning a.ID, and tells subscribers. The highest
+// existing key and the new key are read in the inserting transaction, so a
+// concurrent creator or PutApp of either makes one commit conflict, and the
+// retry picks the next ID.
+func (s *Store) CreateApp(ctx context.Context, a *store.App) error {
+	const op = "creating app"
+	if err := s.enterWrite(ctx); err != nil {
+		return wrap(op, err)
 	}
 	defer s.leave()
-	next := int64(1)
-	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Reverse = true
-		opts.PrefetchValues = false
-		opts.Prefix = []byte(prefixApp)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		// Reverse iteration starts at the last key <= the seek key.
-		it.Seek(append([]byte(prefixApp), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
-		if it.ValidForPrefix(opts.Prefix) {
-			next = max(next, lastID(it.Item().Key())+1)
+	app := *a
+	err := s.write(func(txn *badger.Txn) error {
+		last := lastAppID(txn)
+		if last == math.MaxInt64 {
+			return errors.New("no app id is left above the highest")
 		}
-		return nil
+		app.ID = last + 1
+		// The key is free; reading it anyway puts it into the read set, so
+		// that a concurrent creator of the same ID conflicts on commit.
+		switch _, err := txn.Get(appKey(app.ID)); {
+		case err == nil:
+			return fmt.Errorf("app %d exists above the highest app id", app.ID)
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		return putApp(txn, app)
 	})
-	return next, wrap(op, err)
+	if err != nil {
+		return wrap(op, err)
+	}
+	a.ID = app.ID
+	s.subscribers.publish(store.Event{Kind: store.EventAppChanged, AppID: app.ID})
+	return nil
+}
+
+// putApp writes app at its ID.
+func putApp(txn *badger.Txn, app store.App) error {
+	value, err := json.Marshal(app)
+	if err != nil {
+		return fmt.Errorf("encoding app: %w", err)
+	}
+	return txn.Set(appKey(app.ID), value)
+}
+
+// lastAppID returns the highest app ID, or 0 when there are no apps.
+// Reading the last key puts it into an update transaction's read set.
+func lastAppID(txn *badger.Txn) int64 {
+	opts := badger.DefaultIteratorOptions
+	opts.Reverse = true
+	opts.PrefetchValues = false
+	opts.Prefix = []byte(prefixApp)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	// Reverse iteration starts at the last key <= the seek key: the prefix
+	// followed by eight 0xff bytes (-1 as uint64).
+	it.Seek(appKey(-1))
+	if !it.ValidForPrefix(opts.Prefix) {
+		return 0
+	}
+	return lastID(it.Item().Key())
 }
 
 // DeleteApp removes an app with its users, sessions and nonces, and tells

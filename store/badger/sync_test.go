@@ -70,6 +70,7 @@ func TestWritesWaitForASyncAndTouchDoesNot(t *testing.T) {
 		sync bool
 	}{
 		{"PutApp", func() error { return s.PutApp(ctx, store.App{ID: 1}) }, true},
+		{"CreateApp", func() error { return s.CreateApp(ctx, &store.App{}) }, true},
 		{"CreateUser", func() error { return s.CreateUser(ctx, &u) }, true},
 		{"UpdateUser", func() error { u.FullName = "Alice"; return s.UpdateUser(ctx, u) }, true},
 		{"CreateSession", func() error { return s.CreateSession(ctx, &sess) }, true},

@@ -287,22 +287,13 @@ func indexedUserID(txn *badger.Txn, k []byte) (int64, error) {
 // Reading the index keys puts them into the transaction's read set, so a
 // concurrent claim of the same login makes one of the commits conflict.
 func claimIndexes(txn *badger.Txn, u *store.User, now time.Time) error {
-	if u.Login != "" {
-		free, err := indexFree(txn, loginKey(u.AppID, u.Login), u, now)
+	for _, ix := range userIndexes(u) {
+		free, err := indexFree(txn, ix.key, u, now)
 		if err != nil {
 			return err
 		}
 		if !free {
-			return store.ErrLoginTaken
-		}
-	}
-	if u.Email != "" {
-		free, err := indexFree(txn, emailKey(u.AppID, u.Email), u, now)
-		if err != nil {
-			return err
-		}
-		if !free {
-			return store.ErrEmailTaken
+			return ix.taken
 		}
 	}
 	return nil
@@ -339,11 +330,8 @@ func putUser(txn *badger.Txn, u *store.User) error {
 	expiresAt := badgerExpiry(u.ExpiresAt)
 	id := encodeID(u.ID)
 	entries := []*badger.Entry{badger.NewEntry(userKey(u.AppID, u.ID), value)}
-	if u.Login != "" {
-		entries = append(entries, badger.NewEntry(loginKey(u.AppID, u.Login), id))
-	}
-	if u.Email != "" {
-		entries = append(entries, badger.NewEntry(emailKey(u.AppID, u.Email), id))
+	for _, ix := range userIndexes(u) {
+		entries = append(entries, badger.NewEntry(ix.key, id))
 	}
 	for _, e := range entries {
 		e.ExpiresAt = expiresAt
@@ -357,14 +345,14 @@ func putUser(txn *badger.Txn, u *store.User) error {
 // deleteIndexes removes u's login and email entries where they still point
 // to u (after a guest expired, another user may hold them).
 func deleteIndexes(txn *badger.Txn, u *store.User) error {
-	for _, k := range indexKeys(u) {
-		holder, err := indexedUserID(txn, k)
+	for _, ix := range userIndexes(u) {
+		holder, err := indexedUserID(txn, ix.key)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return err
 		case holder == u.ID:
-			if err := txn.Delete(k); err != nil {
+			if err := txn.Delete(ix.key); err != nil {
 				return err
 			}
 		}
@@ -372,13 +360,22 @@ func deleteIndexes(txn *badger.Txn, u *store.User) error {
 	return nil
 }
 
-func indexKeys(u *store.User) [][]byte {
-	var keys [][]byte
+// userIndex is one of a user's unique index entries.
+type userIndex struct {
+	key []byte
+	// taken is what claiming the entry fails with while another user holds it.
+	taken error
+}
+
+// userIndexes returns the index entries of u's login and email, for those
+// that are set, login first.
+func userIndexes(u *store.User) []userIndex {
+	var ix []userIndex
 	if u.Login != "" {
-		keys = append(keys, loginKey(u.AppID, u.Login))
+		ix = append(ix, userIndex{key: loginKey(u.AppID, u.Login), taken: store.ErrLoginTaken})
 	}
 	if u.Email != "" {
-		keys = append(keys, emailKey(u.AppID, u.Email))
+		ix = append(ix, userIndex{key: emailKey(u.AppID, u.Email), taken: store.ErrEmailTaken})
 	}
-	return keys
+	return ix
 }

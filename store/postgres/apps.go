@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,13 @@ import (
 
 const appColumns = `id, name, auth_key, previous_auth_key, previous_auth_key_expires_at, auth_secret,
 	stage, session_without_user, require_signature, pinned, created_at, updated_at`
+
+// createAppAttempts bounds how often CreateApp tries the next ID after a
+// concurrent creator took it: far more than operators creating apps at once.
+const createAppAttempts = 64
+
+// errAppIDTaken tells CreateApp that another creator inserted the ID first.
+var errAppIDTaken = errors.New("app id taken by a concurrent creator")
 
 // scanApp reads one row of appColumns.
 func scanApp(row pgx.Row) (store.App, error) {
@@ -72,12 +80,8 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 		return wrap(op, err)
 	}
 	defer cancel()
-	pinned := app.Pinned
-	if pinned == nil {
-		pinned = []string{}
-	}
 	ev := store.Event{Kind: store.EventAppChanged, AppID: app.ID}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.announced(ctx, &ev, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO cubeauth_apps (`+appColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (id) DO UPDATE SET
@@ -92,33 +96,61 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 				pinned = EXCLUDED.pinned,
 				created_at = EXCLUDED.created_at,
 				updated_at = EXCLUDED.updated_at`,
-			app.ID, app.Name, app.AuthKey, app.PreviousAuthKey, toNull(app.PreviousAuthKeyExpiresAt), app.AuthSecret,
-			app.Stage, app.SessionWithoutUser, app.RequireSignature, pinned, app.CreatedAt, app.UpdatedAt)
-		if err != nil {
-			return err
-		}
-		return s.recordEvent(ctx, tx, ev)
+			append([]any{app.ID}, appValues(app)...)...)
+		return err
 	})
+	return s.fail(op, err)
+}
+
+// CreateApp stores a new app with one more than the highest app ID (1 when
+// there are none), assigning a.ID, and tells subscribers on every node.
+// Concurrent creators on any number of nodes may pick the same ID: the
+// primary key lets one of them insert it, and the others try again with the
+// next.
+func (s *Store) CreateApp(ctx context.Context, a *store.App) error {
+	const op = "creating app"
+	ctx, cancel, err := s.op(ctx)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer cancel()
+	ev := store.Event{Kind: store.EventAppChanged}
+	for range createAppAttempts {
+		err = s.announced(ctx, &ev, func(tx pgx.Tx) error {
+			// The loser of a race for the ID waits for the winner's commit and
+			// then inserts nothing, without aborting the transaction.
+			err := tx.QueryRow(ctx, `INSERT INTO cubeauth_apps (`+appColumns+`)
+				VALUES ((SELECT coalesce(max(id), 0) + 1 FROM cubeauth_apps),
+					$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				ON CONFLICT (id) DO NOTHING
+				RETURNING id`, appValues(*a)...).Scan(&ev.AppID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return errAppIDTaken
+			}
+			return err
+		})
+		if !errors.Is(err, errAppIDTaken) {
+			break
+		}
+	}
+	if errors.Is(err, errAppIDTaken) {
+		return wrap(op, fmt.Errorf("%w: %w", store.ErrUnavailable, err))
+	}
 	if err != nil {
 		return s.fail(op, err)
 	}
-	s.subscribers.publish(ev)
+	a.ID = ev.AppID
 	return nil
 }
 
-// NextAppID returns one more than the highest app ID, or 1 when there are no
-// apps. It reserves nothing: whoever creates apps must handle two callers
-// getting the same ID.
-func (s *Store) NextAppID(ctx context.Context) (int64, error) {
-	const op = "choosing app id"
-	ctx, cancel, err := s.op(ctx)
-	if err != nil {
-		return 0, wrap(op, err)
+// appValues returns the values of appColumns after id, in their order.
+func appValues(app store.App) []any {
+	pinned := app.Pinned
+	if pinned == nil {
+		pinned = []string{}
 	}
-	defer cancel()
-	var next int64
-	err = s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) + 1 FROM cubeauth_apps`).Scan(&next)
-	return next, s.fail(op, err)
+	return []any{app.Name, app.AuthKey, app.PreviousAuthKey, toNull(app.PreviousAuthKeyExpiresAt), app.AuthSecret,
+		app.Stage, app.SessionWithoutUser, app.RequireSignature, pinned, app.CreatedAt, app.UpdatedAt}
 }
 
 // DeleteApp removes an app with its users, sessions (by the foreign keys'
@@ -132,24 +164,13 @@ func (s *Store) DeleteApp(ctx context.Context, id int64) error {
 	}
 	defer cancel()
 	ev := store.Event{Kind: store.EventAppDeleted, AppID: id}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.announced(ctx, &ev, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM cubeauth_nonces WHERE app_id = $1`, id); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM cubeauth_apps WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return s.recordEvent(ctx, tx, ev)
+		return execOne(ctx, tx, `DELETE FROM cubeauth_apps WHERE id = $1`, id)
 	})
-	if err != nil {
-		return s.fail(op, err)
-	}
-	s.subscribers.publish(ev)
-	return nil
+	return s.fail(op, err)
 }
 
 // toNull stores a zero time as NULL.

@@ -69,6 +69,23 @@ func (s *Store) recordEvent(ctx context.Context, tx pgx.Tx, ev store.Event) erro
 	return err
 }
 
+// announced runs change in a transaction that also records *ev for the
+// other nodes (recordEvent), and tells this Store's subscribers once it has
+// committed. change may fill in ev, such as the app of a row it changed.
+func (s *Store) announced(ctx context.Context, ev *store.Event, change func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		return s.recordEvent(ctx, tx, *ev)
+	})
+	if err != nil {
+		return err
+	}
+	s.subscribers.publish(*ev)
+	return nil
+}
+
 // Subscribe registers fn for every change that caches must hear of: this
 // Store's own changes, delivered synchronously when they commit, and other
 // nodes' changes, delivered from the listener goroutine. After the listener

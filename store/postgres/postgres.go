@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cubeauth/cubeauth/store"
@@ -235,6 +236,24 @@ func (s *Store) fail(op string, err error) error {
 		return wrap(op, errClosed)
 	}
 	return wrap(op, err)
+}
+
+// execer is what a pool and a transaction share.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// execOne runs a statement that changes one row, and returns
+// store.ErrNotFound when it changed none.
+func execOne(ctx context.Context, db execer, sql string, args ...any) error {
+	tag, err := db.Exec(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }
 
 // Close stops the listener and the sweeper and closes the pool, waiting for

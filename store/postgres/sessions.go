@@ -98,30 +98,18 @@ func (s *Store) UpdateSession(ctx context.Context, sess store.Session) error {
 		return wrap(op, err)
 	}
 	defer cancel()
-	var appID int64
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `UPDATE cubeauth_sessions SET user_id = $2, nonce = $3, ts = $4,
+	ev := store.Event{Kind: store.EventSessionChanged, UserID: sess.UserID, TokenHash: sess.TokenHash}
+	err = s.announced(ctx, &ev, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `UPDATE cubeauth_sessions SET user_id = $2, nonce = $3, ts = $4,
 				created_at = $5, updated_at = $6, expires_at = $7, max_expires_at = $8
 			WHERE token_hash = $1 AND `+sessionLive+` RETURNING app_id`,
 			sess.TokenHash[:], nullUser(sess.UserID), sess.Nonce, sess.Timestamp,
-			sess.CreatedAt, sess.UpdatedAt, sess.ExpiresAt, sess.MaxExpiresAt).Scan(&appID)
-		if err != nil {
-			return err
-		}
-		return s.recordEvent(ctx, tx, store.Event{
-			Kind: store.EventSessionChanged, AppID: appID, UserID: sess.UserID, TokenHash: sess.TokenHash,
-		})
+			sess.CreatedAt, sess.UpdatedAt, sess.ExpiresAt, sess.MaxExpiresAt).Scan(&ev.AppID)
 	})
 	if isForeignKeyViolation(err) {
 		return wrap(op, fmt.Errorf("user %d: %w", sess.UserID, store.ErrNotFound))
 	}
-	if err != nil {
-		return s.fail(op, err)
-	}
-	s.subscribers.publish(store.Event{
-		Kind: store.EventSessionChanged, AppID: appID, UserID: sess.UserID, TokenHash: sess.TokenHash,
-	})
-	return nil
+	return s.fail(op, err)
 }
 
 // TouchSession moves a session's idle expiry to expiresAt (at most its
@@ -134,15 +122,9 @@ func (s *Store) TouchSession(ctx context.Context, h store.TokenHash, expiresAt t
 		return wrap(op, err)
 	}
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, `UPDATE cubeauth_sessions SET expires_at = least($2, max_expires_at)
+	err = execOne(ctx, s.pool, `UPDATE cubeauth_sessions SET expires_at = least($2, max_expires_at)
 		WHERE token_hash = $1 AND `+sessionLive, h[:], expiresAt)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return wrap(op, store.ErrNotFound)
-	}
-	return nil
+	return s.fail(op, err)
 }
 
 // DeleteSession removes a session and tells subscribers; other nodes hear
@@ -230,17 +212,8 @@ func (s *Store) ListSessions(ctx context.Context, q store.SessionQuery) ([]store
 	if q.UserID != 0 {
 		filter, args = `app_id = $1 AND user_id = $2 AND `+sessionLive, []any{q.AppID, q.UserID}
 	}
-	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM cubeauth_sessions WHERE `+filter, args...).Scan(&total); err != nil {
-		return nil, 0, s.fail(op, err)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+sessionColumns+` FROM cubeauth_sessions WHERE `+filter+
-		fmt.Sprintf(` ORDER BY id LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
-		append(args, limitArg(q.Limit), max(q.Offset, 0))...)
-	if err != nil {
-		return nil, 0, s.fail(op, err)
-	}
-	sessions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) { return scanSession(row) })
+	sessions, total, err := listPage(ctx, s.pool, "cubeauth_sessions", sessionColumns, filter, args,
+		q.Offset, q.Limit, scanSession)
 	if err != nil {
 		return nil, 0, s.fail(op, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cubeauth/cubeauth/store"
 )
@@ -138,11 +139,11 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	}
 	defer cancel()
 	ev := store.Event{Kind: store.EventUserChanged, AppID: u.AppID, UserID: u.ID}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.announced(ctx, &ev, func(tx pgx.Tx) error {
 		if err := freeExpiredHolders(ctx, tx, &u); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE cubeauth_users SET login = $3, email = $4, full_name = $5, phone = $6,
+		return execOne(ctx, tx, `UPDATE cubeauth_users SET login = $3, email = $4, full_name = $5, phone = $6,
 				website = $7, custom_data = $8, tags = $9, external_id = $10, facebook_id = $11, twitter_id = $12,
 				avatar = $13, timezone = $14, password_hash = $15, is_guest = $16, created_at = $17,
 				updated_at = $18, last_request_at = $19, expires_at = $20
@@ -150,19 +151,8 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			u.AppID, u.ID, u.Login, u.Email, u.FullName, u.Phone, u.Website, u.CustomData, u.Tags, u.ExternalID,
 			u.FacebookID, u.TwitterID, u.Avatar, u.Timezone, u.PasswordHash, u.IsGuest, u.CreatedAt, u.UpdatedAt,
 			toNull(u.LastRequestAt), toNull(u.ExpiresAt))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return s.recordEvent(ctx, tx, ev)
 	})
-	if err != nil {
-		return s.fail(op, err)
-	}
-	s.subscribers.publish(ev)
-	return nil
+	return s.fail(op, err)
 }
 
 // DeleteUser removes a user (expired or not) with all its sessions, and
@@ -176,21 +166,10 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	}
 	defer cancel()
 	ev := store.Event{Kind: store.EventUserDeleted, AppID: appID, UserID: userID}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM cubeauth_users WHERE app_id = $1 AND id = $2`, appID, userID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
-		}
-		return s.recordEvent(ctx, tx, ev)
+	err = s.announced(ctx, &ev, func(tx pgx.Tx) error {
+		return execOne(ctx, tx, `DELETE FROM cubeauth_users WHERE app_id = $1 AND id = $2`, appID, userID)
 	})
-	if err != nil {
-		return s.fail(op, err)
-	}
-	s.subscribers.publish(ev)
-	return nil
+	return s.fail(op, err)
 }
 
 // ListUsers returns the users matching q, ordered by ID, and how many match
@@ -223,22 +202,36 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 		add("(strpos(lower(login), lower($?)) > 0 OR strpos(lower(email), lower($?)) > 0"+
 			" OR strpos(lower(full_name), lower($?)) > 0)", q.Search)
 	}
-	filter := strings.Join(where, " AND ")
-	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM cubeauth_users WHERE `+filter, args...).Scan(&total); err != nil {
-		return nil, 0, s.fail(op, err)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM cubeauth_users WHERE `+filter+
-		fmt.Sprintf(` ORDER BY id LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
-		append(args, limitArg(q.Limit), max(q.Offset, 0))...)
-	if err != nil {
-		return nil, 0, s.fail(op, err)
-	}
-	users, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.User, error) { return scanUser(row) })
+	users, total, err := listPage(ctx, s.pool, "cubeauth_users", userColumns, strings.Join(where, " AND "), args,
+		q.Offset, q.Limit, scanUser)
 	if err != nil {
 		return nil, 0, s.fail(op, err)
 	}
 	return users, total, nil
+}
+
+// listPage counts the rows of table that match filter (with args) and
+// returns the page of them at offset, at most limit long (zero or less: no
+// limit), ordered by ID. table, columns and filter are the driver's own SQL,
+// never input.
+func listPage[T any](ctx context.Context, pool *pgxpool.Pool, table, columns, filter string, args []any,
+	offset, limit int, scan func(pgx.Row) (T, error),
+) ([]T, int, error) {
+	var total int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE `+filter, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := pool.Query(ctx, `SELECT `+columns+` FROM `+table+` WHERE `+filter+
+		fmt.Sprintf(` ORDER BY id LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
+		append(args, limitArg(limit), max(offset, 0))...)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	if err != nil {
+		return nil, 0, err
+	}
+	return items, total, nil
 }
 
 // limitArg turns "no limit" (zero or less) into NULL, which LIMIT reads as

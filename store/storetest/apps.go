@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/cubeauth/cubeauth/store"
@@ -67,23 +69,76 @@ func testApps(t *testing.T, h Harness) {
 		}
 	})
 
-	t.Run("NextAppID is unused and higher than every existing ID", func(t *testing.T) {
+	t.Run("CreateApp assigns an ID higher than every existing one", func(t *testing.T) {
 		s := openFresh(t, h)
-		id, err := s.NextAppID(t.Context())
-		wantErr(t, "NextAppID of an empty store", err, nil)
-		if id <= 0 {
-			t.Fatalf("NextAppID of an empty store = %d, want > 0", id)
+		first := mustCreateApp(t, s, newApp(0))
+		got, err := s.GetApp(t.Context(), first.ID)
+		wantErr(t, "GetApp of the first created app", err, nil)
+		wantApp(t, "first created app", got, first)
+
+		five, two := newApp(first.ID+5), newApp(first.ID+2)
+		mustPutApp(t, s, five)
+		mustPutApp(t, s, two)
+		created := mustCreateApp(t, s, newApp(0))
+		if created.ID <= five.ID {
+			t.Fatalf("CreateApp with apps %d, %d and %d assigned ID %d, want > %d",
+				first.ID, two.ID, five.ID, created.ID, five.ID)
+		}
+		got, err = s.GetApp(t.Context(), created.ID)
+		wantErr(t, "GetApp of the created app", err, nil)
+		wantApp(t, "created app", got, created)
+		for _, want := range []store.App{first, two, five} {
+			got, err := s.GetApp(t.Context(), want.ID)
+			wantErr(t, "GetApp of an existing app", err, nil)
+			wantApp(t, "existing app after CreateApp", got, want)
+		}
+	})
+
+	t.Run("concurrent CreateApp calls get distinct IDs and replace nothing", func(t *testing.T) {
+		s := openFresh(t, h)
+		existing := []store.App{newApp(3), newApp(10)}
+		for _, a := range existing {
+			mustPutApp(t, s, a)
 		}
 
-		mustPutApp(t, s, newApp(5))
-		mustPutApp(t, s, newApp(2))
-		id, err = s.NextAppID(t.Context())
-		wantErr(t, "NextAppID", err, nil)
-		if id <= 5 {
-			t.Fatalf("NextAppID with apps 2 and 5 = %d, want > 5", id)
+		const creators = 16
+		created := make([]store.App, creators)
+		errs := make([]error, creators)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range creators {
+			wg.Go(func() {
+				a := newApp(0)
+				a.Name = fmt.Sprintf("created by %d", i)
+				<-start
+				errs[i] = s.CreateApp(t.Context(), &a)
+				created[i] = a
+			})
 		}
-		_, err = s.GetApp(t.Context(), id)
-		wantErr(t, "GetApp(NextAppID)", err, store.ErrNotFound)
+		close(start)
+		wg.Wait()
+
+		ids := map[int64]int{}
+		for i, a := range created {
+			wantErr(t, fmt.Sprintf("CreateApp by creator %d", i), errs[i], nil)
+			if other, taken := ids[a.ID]; taken {
+				t.Fatalf("creators %d and %d both got app ID %d", other, i, a.ID)
+			}
+			ids[a.ID] = i
+			if a.ID <= 10 {
+				t.Fatalf("creator %d got app ID %d, want > 10 (apps 3 and 10 exist)", i, a.ID)
+			}
+		}
+		for _, want := range append(created, existing...) {
+			got, err := s.GetApp(t.Context(), want.ID)
+			wantErr(t, fmt.Sprintf("GetApp(%d)", want.ID), err, nil)
+			wantApp(t, fmt.Sprintf("app %d after concurrent creation", want.ID), got, want)
+		}
+		apps, err := s.ListApps(t.Context())
+		wantErr(t, "ListApps", err, nil)
+		if len(apps) != creators+len(existing) {
+			t.Fatalf("ListApps returned %d apps, want %d", len(apps), creators+len(existing))
+		}
 	})
 
 	t.Run("DeleteApp removes only that app", func(t *testing.T) {

@@ -88,6 +88,8 @@ func testEvents(t *testing.T, h Harness) {
 		app := newApp(1)
 		mustPutApp(t, s, app)
 		r.waitFor(t, "PutApp", isEvent(store.EventAppChanged, 1, 0))
+		created := mustCreateApp(t, s, newApp(0))
+		r.waitFor(t, "CreateApp", isEvent(store.EventAppChanged, created.ID, 0))
 
 		u := mustCreateUser(t, s, newUser(1, "alice", "alice@example.test"))
 		sess := mustCreateSession(t, s, newSession(t, 1, 0))

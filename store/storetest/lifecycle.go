@@ -14,6 +14,7 @@ func testLifecycle(t *testing.T, h Harness) {
 		s := openWith(t, open)
 		app := newApp(1)
 		mustPutApp(t, s, app)
+		created := mustCreateApp(t, s, newApp(0))
 		u := mustCreateUser(t, s, newUser(1, "alice", "alice@example.test"))
 		sess := mustCreateSession(t, s, newSession(t, 1, u.ID))
 		wantErr(t, "UseNonce", s.UseNonce(t.Context(), 1, "n:1", time.Hour), nil)
@@ -23,6 +24,9 @@ func testLifecycle(t *testing.T, h Harness) {
 		gotApp, err := s.GetApp(t.Context(), 1)
 		wantErr(t, "GetApp after reopening", err, nil)
 		wantApp(t, "app after reopening", gotApp, app)
+		gotApp, err = s.GetApp(t.Context(), created.ID)
+		wantErr(t, "GetApp of the created app after reopening", err, nil)
+		wantApp(t, "created app after reopening", gotApp, created)
 		gotUser, err := s.GetUserByLogin(t.Context(), 1, "ALICE")
 		wantErr(t, "GetUserByLogin after reopening", err, nil)
 		wantUser(t, "user after reopening", gotUser, u)
@@ -57,7 +61,7 @@ func testLifecycle(t *testing.T, h Harness) {
 			"GetApp":    func() error { _, err := s.GetApp(ctx, 1); return err },
 			"ListApps":  func() error { _, err := s.ListApps(ctx); return err },
 			"PutApp":    func() error { return s.PutApp(ctx, newApp(2)) },
-			"NextAppID": func() error { _, err := s.NextAppID(ctx); return err },
+			"CreateApp": func() error { a := newApp(0); return s.CreateApp(ctx, &a) },
 			"DeleteApp": func() error { return s.DeleteApp(ctx, 1) },
 			"CreateUser": func() error {
 				nu := newUser(1, "bob", "")

@@ -178,6 +178,18 @@ func mustPutApp(t *testing.T, s store.Store, app store.App) {
 	}
 }
 
+// mustCreateApp creates app with CreateApp and returns it with its ID.
+func mustCreateApp(t *testing.T, s store.Store, app store.App) store.App {
+	t.Helper()
+	if err := s.CreateApp(t.Context(), &app); err != nil {
+		t.Fatalf("CreateApp: %v", err)
+	}
+	if app.ID <= 0 {
+		t.Fatalf("CreateApp assigned ID %d, want > 0", app.ID)
+	}
+	return app
+}
+
 func mustCreateUser(t *testing.T, s store.Store, u store.User) store.User {
 	t.Helper()
 	if err := s.CreateUser(t.Context(), &u); err != nil {
