@@ -6,9 +6,11 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/cubeauth/cubeauth/authcore"
@@ -42,13 +44,50 @@ func (ih identityHeaders) strip(hdr http.Header) {
 	}
 }
 
-func (ih identityHeaders) inject(hdr http.Header, id authcore.Identity) {
-	hdr[ih.appID] = []string{strconv.FormatInt(id.AppID, 10)}
-	hdr[ih.sessionType] = []string{id.SessionType()}
-	if id.UserID != 0 {
-		hdr[ih.userID] = []string{strconv.FormatInt(id.UserID, 10)}
-		hdr[ih.login] = []string{id.Login}
+// inject sets the identity headers; userID is "" for an app session. The
+// values share one backing array (one allocation, not four); each slice's
+// capacity is 1, so a later handler's append cannot overwrite a neighbour.
+func (ih identityHeaders) inject(hdr http.Header, app *forwardedApp, userID, login string) {
+	n := 2
+	if userID != "" {
+		n = 4
 	}
+	vals := make([]string, n)
+	vals[0], vals[1] = app.appID, app.sessionType
+	hdr[ih.appID] = vals[0:1:1]
+	hdr[ih.sessionType] = vals[1:2:2]
+	if userID != "" {
+		vals[2], vals[3] = userID, login
+		hdr[ih.userID] = vals[2:3:3]
+		hdr[ih.login] = vals[3:4:4]
+	}
+}
+
+// forwardedApp is what forwarding needs for one app and session type,
+// made once: the header values, the same boxed for placeholders (repl.Set
+// takes an any, and boxing a string allocates), and the metrics counter.
+type forwardedApp struct {
+	appID, sessionType           string
+	appIDValue, sessionTypeValue any
+	forwarded                    prometheus.Counter
+}
+
+// forwardedApps holds a *forwardedApp per forwardKey, for the process: apps
+// are few, and the counters are process-wide too.
+var forwardedApps sync.Map
+
+func forwardedAppFor(id authcore.Identity) *forwardedApp {
+	key := forwardKey{appID: id.AppID, user: id.UserID != 0}
+	if fa, ok := forwardedApps.Load(key); ok {
+		return fa.(*forwardedApp)
+	}
+	appID, sessionType := strconv.FormatInt(id.AppID, 10), id.SessionType()
+	fa, _ := forwardedApps.LoadOrStore(key, &forwardedApp{
+		appID: appID, sessionType: sessionType,
+		appIDValue: appID, sessionTypeValue: sessionType,
+		forwarded: forwardedCounter(appID, sessionType),
+	})
+	return fa.(*forwardedApp)
 }
 
 // tokenQueryParam carries the token on WebSocket upgrades, where browsers
@@ -76,13 +115,26 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 		h.writeError(w, r, authcore.ErrNeedUser)
 		return nil
 	}
-	if want := r.URL.Query().Get("user_id"); want != "" && isWebSocket(r) && want != strconv.FormatInt(id.UserID, 10) {
-		h.writeError(w, r, authcore.ErrForbidden)
-		return nil
+	// Only WebSocket upgrades are checked: parsing the query of every
+	// proxied request would cost allocations for nothing.
+	if isWebSocket(r) {
+		if want := r.URL.Query().Get("user_id"); want != "" && want != strconv.FormatInt(id.UserID, 10) {
+			h.writeError(w, r, authcore.ErrForbidden)
+			return nil
+		}
 	}
-	h.headers.inject(r.Header, id)
-	setUserPlaceholders(r, id)
-	countForwarded(id)
+	app := forwardedAppFor(id)
+	var userID string
+	if id.UserID != 0 {
+		userID = strconv.FormatInt(id.UserID, 10)
+	}
+	h.headers.inject(r.Header, app, userID, id.Login)
+	setUserPlaceholders(r, app, userID, id.Login)
+	app.forwarded.Inc()
+	if isWebSocket(r) && h.sockets != nil {
+		// Track the upgraded connection, so ending the session closes it.
+		w = &hijackTracker{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, sockets: h.sockets, id: id}
+	}
 	err = next.ServeHTTP(w, r)
 	if err == nil || h.BackendErrors == backendErrorsToCaddy {
 		return err
@@ -146,17 +198,19 @@ func (h *Handler) takeToken(r *http.Request) string {
 	return token
 }
 
-func setUserPlaceholders(r *http.Request, id authcore.Identity) {
+// setUserPlaceholders sets the http.auth.user.* placeholders; userID is ""
+// for an app session.
+func setUserPlaceholders(r *http.Request, app *forwardedApp, userID, login string) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
 	}
-	if id.UserID != 0 {
-		repl.Set("http.auth.user.id", strconv.FormatInt(id.UserID, 10))
-		repl.Set("http.auth.user.login", id.Login)
+	if userID != "" {
+		repl.Set("http.auth.user.id", userID)
+		repl.Set("http.auth.user.login", login)
 	}
-	repl.Set("http.auth.user.app_id", strconv.FormatInt(id.AppID, 10))
-	repl.Set("http.auth.user.session_type", id.SessionType())
+	repl.Set("http.auth.user.app_id", app.appIDValue)
+	repl.Set("http.auth.user.session_type", app.sessionTypeValue)
 }
 
 func isSafeMethod(m string) bool {

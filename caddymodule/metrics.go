@@ -22,11 +22,11 @@ var metrics = struct {
 	authFailures    *prometheus.CounterVec
 	forwarded       *prometheus.CounterVec
 	throttled       *prometheus.CounterVec
-	// forwardedByKey caches forwarded's children: the proxied path then
-	// costs one map lookup, not a label hash.
-	forwardedByKey sync.Map // forwardKey → prometheus.Counter
 }{}
 
+// forwardKey names one of forwarded's children, which forward.go caches
+// (forwardedApps): the proxied path then costs one map lookup, not a label
+// hash.
 type forwardKey struct {
 	appID int64
 	user  bool
@@ -88,14 +88,10 @@ func countSignup(u store.User) {
 	metrics.usersCreated.WithLabelValues(strconv.FormatInt(u.AppID, 10), "signup").Inc()
 }
 
-func countForwarded(id authcore.Identity) {
-	key := forwardKey{appID: id.AppID, user: id.UserID != 0}
-	c, ok := metrics.forwardedByKey.Load(key)
-	if !ok {
-		c, _ = metrics.forwardedByKey.LoadOrStore(key,
-			metrics.forwarded.WithLabelValues(strconv.FormatInt(id.AppID, 10), id.SessionType()))
-	}
-	c.(prometheus.Counter).Inc()
+// forwardedCounter is the forwarded requests counter of one app and session
+// type.
+func forwardedCounter(appID, sessionType string) prometheus.Counter {
+	return metrics.forwarded.WithLabelValues(appID, sessionType)
 }
 
 // countRefusal counts a refused request under its reason, and throttled

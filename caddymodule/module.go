@@ -83,6 +83,8 @@ type Handler struct {
 
 	service  *authcore.Service
 	storeKey string
+	// sockets closes the open WebSocket connections of ended sessions.
+	sockets *socketRegistry
 	// unregister removes the service from the registry the admin API and
 	// dashboard read (registry.go).
 	unregister func()
@@ -154,6 +156,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.storeKey = key
+	h.sockets = liveSockets.acquire(key, st)
 	concurrency := h.HashConcurrency
 	if concurrency <= 0 {
 		concurrency = runtime.NumCPU()
@@ -276,6 +279,7 @@ func (h *Handler) Cleanup() error {
 		h.service.Close()
 	}
 	if h.storeKey != "" {
+		liveSockets.release(h.storeKey)
 		return releaseStore(h.storeKey)
 	}
 	return nil

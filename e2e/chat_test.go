@@ -288,3 +288,58 @@ func TestChatOverWebSocketThroughTheSidecar(t *testing.T) {
 		t.Errorf("%d refused upgrades reached the backend", after-before)
 	}
 }
+
+// TestEndingASessionClosesItsOpenChatConnections: a revoked token is not
+// only refused at the next upgrade; the connections it already opened are
+// cut at once — by logout, by a password change ending other sessions, and
+// by deleting the user.
+func TestEndingASessionClosesItsOpenChatConnections(t *testing.T) {
+	s := startChatServer(t)
+	suffix := uniqueSuffix(t)
+
+	cases := []struct {
+		name string
+		end  func(t *testing.T, sess session, other session)
+	}{
+		{"logout (DELETE /session)", func(t *testing.T, sess, _ session) {
+			s.http.do(http.MethodDelete, "/session.json", nil, "CB-Token", sess.Token).want(t, http.StatusOK)
+		}},
+		{"a password change through another session", func(t *testing.T, _ session, other session) {
+			s.http.do(http.MethodPut, fmt.Sprintf("/users/%d.json", *other.UserID),
+				strings.NewReader(`{"user":{"old_password":"supersecret1","password":"supersecret2"}}`),
+				"CB-Token", other.Token, "Content-Type", "application/json").want(t, http.StatusOK)
+		}},
+		{"deleting the user", func(t *testing.T, _ session, other session) {
+			s.http.do(http.MethodDelete, fmt.Sprintf("/users/%d.json", *other.UserID), nil, "CB-Token", other.Token).want(t, http.StatusOK)
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			login := fmt.Sprintf("cut%d%s", i, suffix)
+			sess := s.login(t, login)
+			other := s.login(t, login) // a second session of the same user
+			keep := s.login(t, fmt.Sprintf("keep%d%s", i, suffix))
+			conn := s.mustDial(t, t, s.chatURL(sess.Token, fmt.Sprint(*sess.UserID)), nil)
+			kept := s.mustDial(t, t, s.chatURL(keep.Token, fmt.Sprint(*keep.UserID)), nil)
+			nextEvent(t, conn, "welcome")
+			nextEvent(t, kept, "welcome")
+
+			tc.end(t, sess, other)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for {
+				if _, _, err := conn.Read(ctx); err != nil {
+					if ctx.Err() != nil {
+						t.Fatal("the connection of the ended session is still open after 5s")
+					}
+					break // closed by the sidecar
+				}
+			}
+			// Another user's connection is untouched.
+			if err := wsjson.Write(context.Background(), kept, map[string]string{"type": "message", "text": "still here"}); err != nil {
+				t.Fatalf("the other user's connection was cut too: %v", err)
+			}
+		})
+	}
+}

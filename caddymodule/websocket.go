@@ -1,0 +1,167 @@
+package caddymodule
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// liveSockets tracks the WebSocket connections cubeauth let through, per
+// store, so that ending a session also closes its open connections — a
+// revoked token is then not only refused at the next upgrade but cut off
+// at once. The registry of a store lives as long as a handler uses the
+// store, so connections opened before a reload are still watched after it.
+var liveSockets = &socketRegistries{byStore: map[string]*socketRegistry{}}
+
+type socketRegistries struct {
+	mu      sync.Mutex
+	byStore map[string]*socketRegistry
+}
+
+// socketRegistry holds the open connections over one store.
+type socketRegistry struct {
+	st          store.Store
+	handlers    int // handlers using this registry; guarded by socketRegistries.mu
+	unsubscribe func()
+
+	mu    sync.Mutex
+	conns map[*trackedConn]authcore.Identity
+}
+
+// acquire returns the registry of the store under key, creating it (and
+// subscribing to the store's events) for the first handler.
+func (rs *socketRegistries) acquire(key string, st store.Store) *socketRegistry {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.byStore[key]
+	if r == nil {
+		r = &socketRegistry{st: st, conns: map[*trackedConn]authcore.Identity{}}
+		r.unsubscribe = st.Subscribe(r.onEvent)
+		rs.byStore[key] = r
+	}
+	r.handlers++
+	return r
+}
+
+// release drops a handler's use; the last one unsubscribes.
+func (rs *socketRegistries) release(key string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r := rs.byStore[key]
+	if r == nil {
+		return
+	}
+	if r.handlers--; r.handlers == 0 {
+		r.unsubscribe()
+		delete(rs.byStore, key)
+	}
+}
+
+// onEvent closes the connections whose session the event ended.
+func (r *socketRegistry) onEvent(ev store.Event) {
+	var match func(id authcore.Identity) bool
+	switch ev.Kind {
+	case store.EventSessionDeleted, store.EventSessionChanged:
+		match = func(id authcore.Identity) bool { return id.TokenHash == ev.TokenHash }
+	case store.EventUserDeleted, store.EventUserSessionsDeleted:
+		match = func(id authcore.Identity) bool { return id.AppID == ev.AppID && id.UserID == ev.UserID }
+	case store.EventAppDeleted:
+		match = func(id authcore.Identity) bool { return id.AppID == ev.AppID }
+	case store.EventReset:
+		// Revocations may have been missed: ask the store about each one,
+		// off the event path (subscribers must not block).
+		go r.recheck()
+		return
+	default:
+		return
+	}
+	r.closeWhere(match)
+}
+
+func (r *socketRegistry) closeWhere(match func(authcore.Identity) bool) {
+	r.mu.Lock()
+	var doomed []*trackedConn
+	for c, id := range r.conns {
+		if match(id) {
+			doomed = append(doomed, c)
+		}
+	}
+	r.mu.Unlock()
+	for _, c := range doomed {
+		_ = c.Close()
+	}
+}
+
+// recheck closes the connections whose session the store no longer has.
+func (r *socketRegistry) recheck() {
+	r.mu.Lock()
+	ids := make(map[*trackedConn]authcore.Identity, len(r.conns))
+	for c, id := range r.conns {
+		ids[c] = id
+	}
+	r.mu.Unlock()
+	for c, id := range ids {
+		if _, err := r.st.GetSession(context.Background(), id.TokenHash); errors.Is(err, store.ErrNotFound) {
+			_ = c.Close()
+		}
+	}
+}
+
+func (r *socketRegistry) add(c *trackedConn, id authcore.Identity) {
+	r.mu.Lock()
+	r.conns[c] = id
+	r.mu.Unlock()
+}
+
+func (r *socketRegistry) remove(c *trackedConn) {
+	r.mu.Lock()
+	delete(r.conns, c)
+	r.mu.Unlock()
+}
+
+// openCount is how many tracked connections are open.
+func (r *socketRegistry) openCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.conns)
+}
+
+// hijackTracker hands the next handler (reverse_proxy) a ResponseWriter
+// whose hijacked connection is registered under the session's identity.
+type hijackTracker struct {
+	*caddyhttp.ResponseWriterWrapper
+	sockets *socketRegistry
+	id      authcore.Identity
+}
+
+// Hijack takes over the connection as usual and tracks it until it closes.
+func (w *hijackTracker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return conn, brw, err
+	}
+	tc := &trackedConn{Conn: conn, sockets: w.sockets}
+	w.sockets.add(tc, w.id)
+	return tc, brw, nil
+}
+
+// trackedConn leaves the registry when it closes, by either side.
+type trackedConn struct {
+	net.Conn
+	sockets *socketRegistry
+	once    sync.Once
+}
+
+// Close closes the connection and forgets it.
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.sockets.remove(c) })
+	return c.Conn.Close()
+}
