@@ -22,7 +22,8 @@ type Options struct {
 	// 100000. Negative disables the cache (every request reads the store).
 	CacheSize int
 	// Hasher hashes passwords. Default: argon2id with OWASP parameters, as
-	// many at once as there are CPUs, waiting at most 5s for a turn.
+	// many at once as there are CPUs less one (at least one), waiting at
+	// most 5s for a turn.
 	Hasher *Hasher
 	// Limits are the abuse limits. Default: DefaultLimits; set a Rate to
 	// its zero value to turn that limit off.
@@ -54,7 +55,7 @@ func (o Options) withDefaults() Options {
 		o.CacheSize = 100_000
 	}
 	if o.Hasher == nil {
-		o.Hasher = NewHasher(DefaultArgon2Params, runtime.NumCPU(), 5*time.Second)
+		o.Hasher = NewHasher(DefaultArgon2Params, max(1, runtime.NumCPU()-1), 5*time.Second)
 	}
 	if o.Limits == nil {
 		l := DefaultLimits

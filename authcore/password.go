@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -39,6 +40,11 @@ type Hasher struct {
 	params Argon2Params
 	turns  chan struct{}
 	wait   time.Duration
+	// waiting counts callers queued for a turn. Past maxWaiters a caller is
+	// refused at once: in a storm a long queue only holds connections and
+	// timers for requests that will time out anyway.
+	waiting    atomic.Int64
+	maxWaiters int64
 
 	dummyOnce sync.Once
 	dummy     string
@@ -50,7 +56,7 @@ func NewHasher(params Argon2Params, concurrency int, wait time.Duration) *Hasher
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: params, turns: make(chan struct{}, concurrency), wait: wait}
+	return &Hasher{params: params, turns: make(chan struct{}, concurrency), wait: wait, maxWaiters: 16 * int64(concurrency)}
 }
 
 // Hash returns a PHC-formatted argon2id hash of password.
@@ -59,7 +65,9 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	return h.hashLocked(password), nil
+	var encoded string
+	inBackground(func() { encoded = h.hashLocked(password) })
+	return encoded, nil
 }
 
 func (h *Hasher) hashLocked(password string) string {
@@ -82,10 +90,11 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, weak
 	}
 	defer h.release()
 	if encoded == "" {
-		h.compareLocked(h.dummyHash(), password)
+		inBackground(func() { h.compareLocked(h.dummyHash(), password) })
 		return false, false, nil
 	}
-	ok, p, err := h.compareLocked(encoded, password)
+	var p Argon2Params
+	inBackground(func() { ok, p, err = h.compareLocked(encoded, password) })
 	if err != nil {
 		return false, false, err
 	}
@@ -147,13 +156,19 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
+	busy := &BusyError{Reason: "too many logins at once", RetryAfter: time.Second}
+	if h.waiting.Add(1) > h.maxWaiters {
+		h.waiting.Add(-1)
+		return busy
+	}
+	defer h.waiting.Add(-1)
 	timer := time.NewTimer(h.wait)
 	defer timer.Stop()
 	select {
 	case h.turns <- struct{}{}:
 		return nil
 	case <-timer.C:
-		return &BusyError{Reason: "too many logins at once", RetryAfter: time.Second}
+		return busy
 	case <-ctx.Done():
 		return ctx.Err()
 	}

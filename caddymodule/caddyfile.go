@@ -44,7 +44,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		backend_errors answer|caddy     # who answers backend errors, default answer
 //		cors_origins <origin...>        # default *
 //		session_cache_size <n>          # -1 disables, default 100000
-//		hash_concurrency <n>            # default: number of CPUs
+//		hash_concurrency <n>            # default: number of CPUs - 1, at least 1
 //		hash_wait <duration>            # default 5s
 //		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
 //		limits {                        # <count>/<duration> or off

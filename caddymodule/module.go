@@ -64,7 +64,8 @@ type Handler struct {
 	// disables the cache. Default: 100000.
 	SessionCacheSize int `json:"session_cache_size,omitempty"`
 	// HashConcurrency is how many password hashes may run at once.
-	// Default: the number of CPUs.
+	// Default: the number of CPUs less one (at least one), so that hashing
+	// never takes every CPU from the proxied requests.
 	HashConcurrency int `json:"hash_concurrency,omitempty"`
 	// HashWait is how long a login waits for a hashing turn before it is
 	// answered 503. Default: 5s.
@@ -159,7 +160,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.sockets = liveSockets.acquire(key, st)
 	concurrency := h.HashConcurrency
 	if concurrency <= 0 {
-		concurrency = runtime.NumCPU()
+		// Leave a CPU to the proxied requests: a login storm then slows
+		// logins, not the backend's traffic.
+		concurrency = max(1, runtime.NumCPU()-1)
 	}
 	wait := time.Duration(h.HashWait)
 	if wait <= 0 {
