@@ -25,7 +25,7 @@ func TestOfficialSDKFlows(t *testing.T) {
 		t.Skip("node is not on PATH: the official-SDK flows need Node 20 (and npm to install e2e/sdk)")
 	}
 	dir := sdkDir(t)
-	installSDKs(t, dir)
+	installNodePackages(t, dir, sdkVersions)
 
 	srv := startServer(t)
 	suffix := uniqueSuffix(t)
@@ -60,42 +60,40 @@ func TestOfficialSDKFlows(t *testing.T) {
 	}
 }
 
-// installSDKs runs `npm ci` in dir unless node_modules already holds the
-// pinned SDK versions.
-func installSDKs(t *testing.T, dir string) {
+// installNodePackages runs `npm ci` in dir unless node_modules already holds
+// the pinned versions.
+func installNodePackages(t *testing.T, dir string, versions map[string]string) {
 	t.Helper()
-	if sdksInstalled(dir) {
+	installed := func() bool {
+		for name, version := range versions {
+			b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
+			if err != nil {
+				return false
+			}
+			var pkg struct {
+				Version string `json:"version"`
+			}
+			if json.Unmarshal(b, &pkg) != nil || pkg.Version != version {
+				return false
+			}
+		}
+		return true
+	}
+	if installed() {
 		return
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		t.Fatalf("node is on PATH but npm is not: cannot install the SDKs in %s", dir)
+		t.Fatalf("node is on PATH but npm is not: cannot install %v in %s", versions, dir)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
 	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
 	}
-	if !sdksInstalled(dir) {
-		t.Fatalf("npm ci in %s did not install %v", dir, sdkVersions)
+	if !installed() {
+		t.Fatalf("npm ci in %s did not install %v", dir, versions)
 	}
-}
-
-func sdksInstalled(dir string) bool {
-	for alias, version := range sdkVersions {
-		b, err := os.ReadFile(filepath.Join(dir, "node_modules", alias, "package.json"))
-		if err != nil {
-			return false
-		}
-		var pkg struct {
-			Version string `json:"version"`
-		}
-		if json.Unmarshal(b, &pkg) != nil || pkg.Version != version {
-			return false
-		}
-	}
-	return true
 }

@@ -169,7 +169,7 @@ func TestXMPPChatConnectThroughEjabberd(t *testing.T) {
 		t.Skip("ejabberd is not installed (Debian: apt-get install ejabberd, which scripts/setup.sh does as root): skipping the SDK chat.connect test against a real XMPP server")
 	}
 	dir := sdkDir(t)
-	installSDKs(t, dir)
+	installNodePackages(t, dir, sdkVersions)
 
 	srv := startServer(t)
 	ej := startEjabberd(t, ctl, srv.URL)
