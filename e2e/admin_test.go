@@ -71,18 +71,12 @@ type operatorServer struct {
 
 func startOperatorServer(t *testing.T) *operatorServer {
 	t.Helper()
-	s := &server{
-		admin:   testcaddy.FreePort(t),
-		port:    testcaddy.FreePort(t),
-		backend: testcaddy.FreePort(t),
-		dir:     t.TempDir(),
-	}
+	s := newServer(t, t.TempDir(), testcaddy.FreePort(t))
 	dash := testcaddy.FreePort(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte(dashPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	caddyfile := strings.NewReplacer(
 		"{ADMIN}", strconv.Itoa(s.admin),
 		"{PORT}", strconv.Itoa(s.port),

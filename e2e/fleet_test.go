@@ -37,13 +37,7 @@ func startFleet(t *testing.T, n int) *fleet {
 	f := &fleet{appName: "cubeauth_fleet_" + uniqueSuffix(t)}
 	f.dsn = testpg.WithParam(testpg.Schema(t), "application_name", f.appName)
 	for range n {
-		s := &server{
-			admin:   testcaddy.FreePort(t),
-			port:    testcaddy.FreePort(t),
-			backend: testcaddy.FreePort(t),
-			dir:     t.TempDir(),
-		}
-		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+		s := newServer(t, t.TempDir(), testcaddy.FreePort(t))
 		s.Caddy = testcaddy.Start(t, f.caddyfile(t, s, "development"), testcaddy.WithEnv("DATABASE_URL="+f.dsn))
 		f.nodes = append(f.nodes, s)
 	}

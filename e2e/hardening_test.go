@@ -95,13 +95,7 @@ func startHardenedIn(t *testing.T, dir string, vars ...string) *hardenedServer {
 	}))
 	t.Cleanup(backend.Close)
 	backendPort, _ := strconv.Atoi(backend.URL[strings.LastIndex(backend.URL, ":")+1:])
-	s := &server{
-		admin:   testcaddy.FreePort(t),
-		port:    testcaddy.FreePort(t),
-		backend: backendPort,
-		dir:     dir,
-	}
-	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+	s := newServer(t, dir, backendPort)
 	down := testcaddy.FreePort(t)
 	h := &hardenedServer{server: s, downURL: fmt.Sprintf("http://127.0.0.1:%d", down), vars: map[string]string{
 		"{ADMIN}": strconv.Itoa(s.admin), "{PORT}": strconv.Itoa(s.port), "{BACKEND}": strconv.Itoa(s.backend),

@@ -75,14 +75,22 @@ type server struct {
 // directory; it stops when the test ends.
 func startServer(t *testing.T) *server {
 	t.Helper()
+	s := newServer(t, t.TempDir(), testcaddy.FreePort(t))
+	s.Caddy = testcaddy.Start(t, s.caddyfile("development"))
+	return s
+}
+
+// newServer picks free ports for a server with its data in dir and its
+// backend on port backend; the caller starts Caddy.
+func newServer(t *testing.T, dir string, backend int) *server {
+	t.Helper()
 	s := &server{
 		admin:   testcaddy.FreePort(t),
 		port:    testcaddy.FreePort(t),
-		backend: testcaddy.FreePort(t),
-		dir:     t.TempDir(),
+		backend: backend,
+		dir:     dir,
 	}
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
-	s.Caddy = testcaddy.Start(t, s.caddyfile("development"))
 	return s
 }
 
