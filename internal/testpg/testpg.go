@@ -134,20 +134,25 @@ func WithParam(dsn, key, value string) string {
 // Exec runs sql on the database dsn names, failing the test on error.
 func Exec(t testing.TB, dsn, sql string, args ...any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("testpg: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("testpg: %s: %v", sql, err)
-	}
+	withConn(t, dsn, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, sql, args...)
+		return err
+	}, sql)
 }
 
 // QueryInt runs a query returning one integer on the database dsn names.
 func QueryInt(t testing.TB, dsn, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	withConn(t, dsn, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, sql, args...).Scan(&n)
+	}, sql)
+	return n
+}
+
+// withConn runs fn on a fresh connection to dsn, failing the test when
+// connecting or fn fails.
+func withConn(t testing.TB, dsn string, fn func(context.Context, *pgx.Conn) error, sql string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -156,11 +161,9 @@ func QueryInt(t testing.TB, dsn, sql string, args ...any) int64 {
 		t.Fatalf("testpg: %v", err)
 	}
 	defer conn.Close(ctx)
-	var n int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+	if err := fn(ctx, conn); err != nil {
 		t.Fatalf("testpg: %s: %v", sql, err)
 	}
-	return n
 }
 
 // Restart restarts the local PostgreSQL cluster (Debian's pg_ctlcluster)
