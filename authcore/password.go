@@ -26,6 +26,12 @@ type Argon2Params struct {
 // DefaultArgon2Params are OWASP's first recommendation: m=19 MiB, t=2, p=1.
 var DefaultArgon2Params = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
 
+// valid refuses parameters no honest hash uses, so that a corrupt record
+// cannot make one comparison allocate gigabytes or run for minutes.
+func (p Argon2Params) valid() bool {
+	return p.MemoryKiB > 0 && p.MemoryKiB <= 1<<20 && p.Time > 0 && p.Time <= 16 && p.Threads > 0
+}
+
 const (
 	saltLen = 16
 	keyLen  = 32
@@ -36,6 +42,8 @@ var errBadHash = errors.New("malformed password hash")
 // Hasher hashes and verifies passwords with argon2id. Each hash allocates
 // MemoryKiB, so at most a fixed number run at once; a caller that cannot get
 // a turn within the wait gets a BusyError instead of queueing forever.
+// After UseWorkerProcesses the hashes run in child processes at the lowest
+// CPU priority, away from the proxied requests.
 type Hasher struct {
 	params Argon2Params
 	turns  chan struct{}
@@ -45,6 +53,9 @@ type Hasher struct {
 	// timers for requests that will time out anyway.
 	waiting    atomic.Int64
 	maxWaiters int64
+
+	// workers, when set, run the derivations in child processes.
+	workers atomic.Pointer[hashWorkers]
 
 	dummyOnce sync.Once
 	dummy     string
@@ -59,22 +70,56 @@ func NewHasher(params Argon2Params, concurrency int, wait time.Duration) *Hasher
 	return &Hasher{params: params, turns: make(chan struct{}, concurrency), wait: wait, maxWaiters: 16 * int64(concurrency)}
 }
 
+// UseWorkerProcesses moves the hashing into child processes: copies of this
+// executable that only derive keys, at the lowest CPU priority, started as
+// needed up to the Hasher's concurrency. It starts one at once and returns
+// the error if that fails; the Hasher then goes on hashing in-process. A
+// worker that fails later is replaced, and meanwhile its hash runs
+// in-process.
+func (h *Hasher) UseWorkerProcesses() error {
+	workers := newHashWorkers(cap(h.turns))
+	w, err := startHashWorker()
+	if err != nil {
+		return err
+	}
+	workers.put(w)
+	if old := h.workers.Swap(workers); old != nil {
+		old.close()
+	}
+	return nil
+}
+
+// Close stops the worker processes, if any; the Hasher goes on in-process.
+func (h *Hasher) Close() {
+	if w := h.workers.Swap(nil); w != nil {
+		w.close()
+	}
+}
+
+// deriveKey is argon2id, in a worker process when there are any.
+func (h *Hasher) deriveKey(password, salt []byte, p Argon2Params, keyLen uint32) []byte {
+	if workers := h.workers.Load(); workers != nil {
+		if key, err := workers.derive(password, salt, p, keyLen); err == nil {
+			return key
+		}
+	}
+	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+}
+
 // Hash returns a PHC-formatted argon2id hash of password.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
 	defer h.release()
-	var encoded string
-	inBackground(func() { encoded = h.hashLocked(password) })
-	return encoded, nil
+	return h.hashLocked(password), nil
 }
 
 func (h *Hasher) hashLocked(password string) string {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	key := h.deriveKey([]byte(password), salt, p, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -90,11 +135,10 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, weak
 	}
 	defer h.release()
 	if encoded == "" {
-		inBackground(func() { h.compareLocked(h.dummyHash(), password) })
+		h.compareLocked(h.dummyHash(), password)
 		return false, false, nil
 	}
-	var p Argon2Params
-	inBackground(func() { ok, p, err = h.compareLocked(encoded, password) })
+	ok, p, err := h.compareLocked(encoded, password)
 	if err != nil {
 		return false, false, err
 	}
@@ -119,7 +163,7 @@ func (h *Hasher) compareLocked(encoded, password string) (bool, Argon2Params, er
 	if err != nil {
 		return false, p, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
+	got := h.deriveKey([]byte(password), salt, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, p, nil
 }
 
@@ -137,14 +181,12 @@ func parsePHC(encoded string) (Argon2Params, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
 		return p, nil, nil, errBadHash
 	}
-	// Refuse parameters no honest hash uses, so a corrupt record cannot make
-	// one comparison allocate gigabytes.
-	if p.MemoryKiB == 0 || p.MemoryKiB > 1<<20 || p.Time == 0 || p.Time > 16 || p.Threads == 0 {
+	if !p.valid() {
 		return p, nil, nil, errBadHash
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(key) < 16 {
+	if err1 != nil || err2 != nil || len(key) < 16 || len(key) > maxWorkerKey || len(salt) > maxWorkerSalt {
 		return p, nil, nil, errBadHash
 	}
 	return p, salt, key, nil

@@ -43,9 +43,11 @@ func New(st store.Store, opts Options) *Service {
 	return s
 }
 
-// Close stops the Service from following store events.
+// Close stops the Service from following store events and stops its
+// Hasher's worker processes.
 func (s *Service) Close() {
 	s.unsubscribe()
+	s.hasher.Close()
 }
 
 // Store returns the store the Service works on.

@@ -46,6 +46,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		session_cache_size <n>          # -1 disables, default 100000
 //		hash_concurrency <n>            # default: number of CPUs - 1, at least 1
 //		hash_wait <duration>            # default 5s
+//		hash_in_process                 # hash in Caddy's process, not in workers
 //		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
 //		limits {                        # <count>/<duration> or off
 //			failures_per_account_ip 10/15m
@@ -100,6 +101,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseInt(d, &h.SessionCacheSize)
 		case "hash_concurrency":
 			err = parseInt(d, &h.HashConcurrency)
+		case "hash_in_process":
+			h.HashInProcess, err = true, noArgs(d)
 		case "limits":
 			err = h.parseLimits(d)
 		case "argon2":

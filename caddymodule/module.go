@@ -70,6 +70,12 @@ type Handler struct {
 	// HashWait is how long a login waits for a hashing turn before it is
 	// answered 503. Default: 5s.
 	HashWait caddy.Duration `json:"hash_wait,omitempty"`
+	// HashInProcess hashes passwords inside Caddy's process. By default
+	// they are hashed in child processes (copies of this executable) at the
+	// lowest CPU priority, so that a burst of logins cannot stall the Go
+	// scheduler and garbage collector that serve the proxied requests.
+	// Default: false.
+	HashInProcess bool `json:"hash_in_process,omitempty"`
 	// Argon2 sets the password hashing cost. Default: OWASP's m=19456 KiB,
 	// t=2, p=1. Stored hashes keep their own parameters; weaker ones are
 	// upgraded at the next login.
@@ -168,6 +174,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if wait <= 0 {
 		wait = 5 * time.Second
 	}
+	hasher := authcore.NewHasher(h.Argon2.params(), concurrency, wait)
+	if !h.HashInProcess {
+		if err := hasher.UseWorkerProcesses(); err != nil {
+			h.logger.Warn("password hashing falls back to Caddy's own process", zap.Error(err))
+		}
+	}
 	h.service = authcore.New(st, authcore.Options{
 		Limits:        &limits,
 		SessionTTL:    time.Duration(h.SessionTTL),
@@ -175,7 +187,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		GuestTTL:      time.Duration(h.GuestTTL),
 		CacheSize:     h.SessionCacheSize,
 		OfflineGrace:  h.Storage.offlineGrace(),
-		Hasher:        authcore.NewHasher(h.Argon2.params(), concurrency, wait),
+		Hasher:        hasher,
 	})
 	declared := make([]int64, 0, len(apps))
 	for _, a := range apps {

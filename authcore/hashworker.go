@@ -1,0 +1,172 @@
+package authcore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// hashWorkerStart bounds how long a new worker may take to say hello, and
+// hashWorkerAnswer how long one derivation may take before the worker is
+// presumed stuck.
+const (
+	hashWorkerStart  = 10 * time.Second
+	hashWorkerAnswer = time.Minute
+)
+
+// hashWorkers is a pool of hash worker processes (see hashworker_serve.go).
+// The Hasher's turns bound how many are busy at once; idle ones wait in
+// idle, up to its capacity, and are started on demand.
+type hashWorkers struct {
+	idle chan *hashWorker
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// hashWorker is one running worker process and the pipes to it.
+type hashWorker struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *os.File
+	buf []byte
+}
+
+func newHashWorkers(size int) *hashWorkers {
+	return &hashWorkers{idle: make(chan *hashWorker, size)}
+}
+
+// derive runs one argon2id derivation in a worker. A worker that fails in
+// any way is stopped, and the error returned; the caller decides what then.
+func (p *hashWorkers) derive(password, salt []byte, params Argon2Params, keyLen uint32) ([]byte, error) {
+	w, err := p.get()
+	if err != nil {
+		return nil, err
+	}
+	key, err := w.derive(hashRequest{params: params, keyLen: keyLen, salt: salt, password: password})
+	if err != nil {
+		w.stop()
+		return nil, err
+	}
+	p.put(w)
+	return key, nil
+}
+
+func (p *hashWorkers) get() (*hashWorker, error) {
+	select {
+	case w := <-p.idle:
+		return w, nil
+	default:
+		return startHashWorker()
+	}
+}
+
+func (p *hashWorkers) put(w *hashWorker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		w.stop()
+		return
+	}
+	select {
+	case p.idle <- w:
+	default:
+		w.stop()
+	}
+}
+
+// close stops the idle workers, and the busy ones as they come back.
+func (p *hashWorkers) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for {
+		select {
+		case w := <-p.idle:
+			w.stop()
+		default:
+			return
+		}
+	}
+}
+
+// startHashWorker starts a copy of this executable as a hash worker and
+// waits for its hello.
+func startHashWorker() (*hashWorker, error) {
+	exe := "/proc/self/exe" // the running binary, even if an upgrade replaced the file
+	if runtime.GOOS != "linux" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("starting hash worker: %w", err)
+		}
+	}
+	cmd := exec.Command(exe)
+	// One hash at a time needs one scheduler thread.
+	cmd.Env = append(os.Environ(), hashWorkerEnv+"="+hashWorkerValue, "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("starting hash worker: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("starting hash worker: %w", err)
+	}
+	cmd.Stdout = outW
+	err = cmd.Start()
+	outW.Close()
+	if err != nil {
+		outR.Close()
+		return nil, fmt.Errorf("starting hash worker: %w", err)
+	}
+	w := &hashWorker{cmd: cmd, in: in, out: outR}
+	var hello [len(hashWorkerHello)]byte
+	if err := w.read(hello[:], hashWorkerStart); err != nil || hello != hashWorkerHello {
+		w.stop()
+		if err == nil {
+			err = errors.New("it is not a cubeauth hash worker of this version")
+		}
+		return nil, fmt.Errorf("starting hash worker: %w", err)
+	}
+	return w, nil
+}
+
+func (w *hashWorker) derive(req hashRequest) ([]byte, error) {
+	w.buf = appendHashRequest(w.buf[:0], req)
+	_, err := w.in.Write(w.buf)
+	clear(w.buf) // it held the password
+	if err != nil {
+		return nil, fmt.Errorf("sending to hash worker: %w", err)
+	}
+	key := make([]byte, req.keyLen)
+	if err := w.read(key, hashWorkerAnswer); err != nil {
+		return nil, fmt.Errorf("reading from hash worker: %w", err)
+	}
+	return key, nil
+}
+
+// read fills b from the worker within timeout.
+func (w *hashWorker) read(b []byte, timeout time.Duration) error {
+	if err := w.out.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		// A pipe without deadlines (not on Linux or macOS): read without one.
+		if !errors.Is(err, os.ErrNoDeadline) {
+			return err
+		}
+	}
+	_, err := io.ReadFull(w.out, b)
+	return noEOF(err)
+}
+
+// stop ends the worker: closing its input is a clean end; the kill covers a
+// worker that is stuck.
+func (w *hashWorker) stop() {
+	_ = w.in.Close()
+	_ = w.cmd.Process.Kill()
+	_ = w.cmd.Wait()
+	_ = w.out.Close()
+}

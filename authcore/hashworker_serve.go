@@ -1,0 +1,133 @@
+package authcore
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// A hash worker is a copy of the running executable started with
+// hashWorkerEnv set: its process does nothing but derive argon2id keys, one
+// at a time, for the process that started it. The environment variable is
+// checked in init, so that any program linking authcore (Caddy with the
+// module, a test binary) can serve as its own worker without a command-line
+// entry point of its own.
+//
+// Why a process: a hash needs tens of milliseconds of CPU and 19 MiB. Run in
+// the proxy's process, it holds one of the Go scheduler's processors for
+// that long, and its allocation starts a garbage collection whose
+// stop-the-world waits for the hashing thread — so every proxied request
+// stalls behind logins. A child process has its own scheduler and heap, and
+// at the lowest CPU priority the kernel runs proxied requests first.
+const (
+	hashWorkerEnv   = "CUBEAUTH_HASH_WORKER"
+	hashWorkerValue = "1"
+)
+
+// hashWorkerHello is the first thing a worker writes: it tells the parent
+// that the child really is a hash worker speaking this protocol version (the
+// executable may have been replaced by an upgrade since the parent started).
+var hashWorkerHello = [8]byte{'c', 'b', 'h', 'a', 's', 'h', 0, 1}
+
+// Request bounds: a worker refuses anything larger, so a corrupt request
+// cannot make it allocate without limit.
+const (
+	maxWorkerSalt     = 255
+	maxWorkerKey      = 255
+	maxWorkerPassword = 1 << 20
+)
+
+func init() {
+	if os.Getenv(hashWorkerEnv) == hashWorkerValue {
+		os.Exit(serveHashWorker(os.Stdin, os.Stdout))
+	}
+}
+
+// hashRequest is one key derivation. The password never leaves the two
+// processes' memory and the pipe between them.
+type hashRequest struct {
+	params   Argon2Params
+	keyLen   uint32
+	salt     []byte
+	password []byte
+}
+
+// serveHashWorker answers hash requests from in on out until in closes (the
+// parent exited or stopped the worker). It returns the process exit code.
+func serveHashWorker(in io.Reader, out io.Writer) int {
+	lowerProcessPriority()
+	r, w := bufio.NewReader(in), bufio.NewWriter(out)
+	if _, err := w.Write(hashWorkerHello[:]); err != nil || w.Flush() != nil {
+		return 1
+	}
+	for {
+		req, err := readHashRequest(r)
+		if errors.Is(err, io.EOF) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cubeauth hash worker: %v\n", err)
+			return 2
+		}
+		p := req.params
+		key := argon2.IDKey(req.password, req.salt, p.Time, p.MemoryKiB, p.Threads, req.keyLen)
+		clear(req.password)
+		if _, err := w.Write(key); err != nil || w.Flush() != nil {
+			return 1
+		}
+	}
+}
+
+// The request layout, big-endian:
+//
+//	u32 memory KiB, u32 time, u8 threads, u8 key length, u8 salt length,
+//	u32 password length, salt, password
+//
+// The answer is the key: exactly key length bytes.
+const hashRequestHeader = 4 + 4 + 1 + 1 + 1 + 4
+
+func appendHashRequest(b []byte, req hashRequest) []byte {
+	b = binary.BigEndian.AppendUint32(b, req.params.MemoryKiB)
+	b = binary.BigEndian.AppendUint32(b, req.params.Time)
+	b = append(b, req.params.Threads, byte(req.keyLen), byte(len(req.salt)))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(req.password)))
+	b = append(b, req.salt...)
+	return append(b, req.password...)
+}
+
+func readHashRequest(r io.Reader) (hashRequest, error) {
+	var head [hashRequestHeader]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return hashRequest{}, err
+	}
+	req := hashRequest{params: Argon2Params{
+		MemoryKiB: binary.BigEndian.Uint32(head[0:]),
+		Time:      binary.BigEndian.Uint32(head[4:]),
+		Threads:   head[8],
+	}}
+	req.keyLen = uint32(head[9])
+	saltLen, passwordLen := int(head[10]), binary.BigEndian.Uint32(head[11:])
+	if !req.params.valid() || req.keyLen == 0 || passwordLen > maxWorkerPassword {
+		return hashRequest{}, errors.New("malformed hash request")
+	}
+	body := make([]byte, saltLen+int(passwordLen))
+	if _, err := io.ReadFull(r, body); err != nil {
+		return hashRequest{}, fmt.Errorf("reading hash request: %w", noEOF(err))
+	}
+	req.salt, req.password = body[:saltLen], body[saltLen:]
+	return req, nil
+}
+
+// noEOF turns an end of input in the middle of a message into an error that
+// is not mistaken for a clean end.
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

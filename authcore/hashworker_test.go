@@ -1,0 +1,171 @@
+package authcore
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// workerHasher returns a Hasher whose hashes run in worker processes (copies
+// of this test binary), stopped when the test ends.
+func workerHasher(t *testing.T, concurrency int) *Hasher {
+	t.Helper()
+	h := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, concurrency, time.Second)
+	if err := h.UseWorkerProcesses(); err != nil {
+		t.Fatalf("starting workers: %v", err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// idleWorker takes the one idle worker out of the pool and puts it back.
+func idleWorker(t *testing.T, h *Hasher) *hashWorker {
+	t.Helper()
+	select {
+	case w := <-h.workers.Load().idle:
+		h.workers.Load().put(w)
+		return w
+	default:
+		t.Fatal("no idle worker")
+		return nil
+	}
+}
+
+func TestWorkerProcessesDeriveTheSameKeysAsArgon2id(t *testing.T) {
+	h := workerHasher(t, 1)
+	for _, c := range []struct {
+		params   Argon2Params
+		password string
+		keyLen   uint32
+	}{
+		{Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, "correct horse", 32},
+		{Argon2Params{MemoryKiB: 256, Time: 3, Threads: 2}, "", 16},
+		{Argon2Params{MemoryKiB: 1024, Time: 2, Threads: 4}, strings.Repeat("ü", 500), 64},
+	} {
+		salt := []byte("sixteen byte salt")
+		want := argon2.IDKey([]byte(c.password), salt, c.params.Time, c.params.MemoryKiB, c.params.Threads, c.keyLen)
+		got, err := h.workers.Load().derive([]byte(c.password), salt, c.params, c.keyLen)
+		if err != nil {
+			t.Fatalf("derive %+v: %v", c.params, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("derive %+v = %x, want %x", c.params, got, want)
+		}
+	}
+}
+
+func TestWorkerProcessesHashAndVerifyLikeTheProcessItself(t *testing.T) {
+	inProcess := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1, time.Second)
+	workers := workerHasher(t, 1)
+	ctx := context.Background()
+	byWorker, err := workers.Hash(ctx, "s3cret pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := inProcess.Verify(ctx, byWorker, "s3cret pass"); !ok || err != nil {
+		t.Errorf("a worker's hash does not verify in-process: ok=%v err=%v", ok, err)
+	}
+	byProcess, err := inProcess.Hash(ctx, "s3cret pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := workers.Verify(ctx, byProcess, "s3cret pass"); !ok || err != nil {
+		t.Errorf("an in-process hash does not verify in a worker: ok=%v err=%v", ok, err)
+	}
+	if ok, _, _ := workers.Verify(ctx, byProcess, "wrong pass"); ok {
+		t.Error("a worker accepted a wrong password")
+	}
+}
+
+func TestWorkerProcessesAreSeparateAndRunAtTheLowestPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("priorities are read from /proc")
+	}
+	h := workerHasher(t, 1)
+	w := idleWorker(t, h)
+	if w.cmd.Process.Pid == os.Getpid() {
+		t.Fatal("the worker is this process")
+	}
+	// Every thread of the worker, not just one, runs at workerNice.
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(w.cmd.Process.Pid) + "/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(w.cmd.Process.Pid) + "/task/" + task.Name() + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Field 19 is the nice value; the command name (field 2) may hold
+		// spaces, so count from its closing parenthesis.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if nice := fields[19-3]; nice != strconv.Itoa(workerNice) {
+			t.Errorf("worker thread %s runs at nice %s, want %d", task.Name(), nice, workerNice)
+		}
+	}
+}
+
+func TestAKilledWorkerIsReplacedAndItsHashStillAnswered(t *testing.T) {
+	h := workerHasher(t, 1)
+	ctx := context.Background()
+	encoded, err := h.Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := idleWorker(t, h)
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// The dead worker fails this comparison, which then runs in-process.
+	if ok, _, err := h.Verify(ctx, encoded, "pw"); !ok || err != nil {
+		t.Fatalf("verify after the worker died: ok=%v err=%v", ok, err)
+	}
+	// The next one starts a new worker.
+	if ok, _, err := h.Verify(ctx, encoded, "pw"); !ok || err != nil {
+		t.Fatalf("verify with a new worker: ok=%v err=%v", ok, err)
+	}
+	second := idleWorker(t, h)
+	if second == first || second.cmd.Process.Pid == first.cmd.Process.Pid {
+		t.Error("the dead worker was not replaced")
+	}
+}
+
+func TestClosingTheHasherStopsItsWorkers(t *testing.T) {
+	h := workerHasher(t, 1)
+	w := idleWorker(t, h)
+	h.Close()
+	if w.cmd.ProcessState == nil {
+		t.Fatal("the worker was not waited for")
+	}
+	// The Hasher goes on in-process.
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Errorf("hash after Close: %v", err)
+	}
+}
+
+func TestHashWorkersRefuseMalformedRequests(t *testing.T) {
+	valid := hashRequest{params: Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, keyLen: 32, salt: []byte("salt"), password: []byte("pw")}
+	if _, err := readHashRequest(bytes.NewReader(appendHashRequest(nil, valid))); err != nil {
+		t.Fatalf("a valid request was refused: %v", err)
+	}
+	for name, mutate := range map[string]func(b []byte) []byte{
+		"gigabytes of memory": func(b []byte) []byte { b[0] = 0xff; return b },
+		"no time":             func(b []byte) []byte { b[4], b[5], b[6], b[7] = 0, 0, 0, 0; return b },
+		"no threads":          func(b []byte) []byte { b[8] = 0; return b },
+		"no key":              func(b []byte) []byte { b[9] = 0; return b },
+		"huge password":       func(b []byte) []byte { b[11] = 0xff; return b },
+		"cut short":           func(b []byte) []byte { return b[:len(b)-1] },
+	} {
+		b := mutate(appendHashRequest(nil, valid))
+		if _, err := readHashRequest(bytes.NewReader(b)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

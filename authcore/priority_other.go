@@ -1,0 +1,7 @@
+//go:build !linux
+
+package authcore
+
+// lowerProcessPriority does nothing here: hash workers are separate
+// processes all the same, and the operator may start Caddy with nice.
+func lowerProcessPriority() {}
