@@ -137,18 +137,37 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. The
-// port is released before returning, so another process may take it; that
-// race is accepted in exchange for never hard-coding ports.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no earlier call in this process returned: the kernel may hand out a
+// just-released port again, and two sites of one Caddyfile on the same port
+// make Caddy refuse the config. The port is released before returning, so
+// another process may take it; that race is accepted in exchange for never
+// hard-coding ports.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testcaddy: finding a free port: %v", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 1000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testcaddy: finding a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("testcaddy: every free port found was handed out before")
+	return 0
 }
+
+// handedOut remembers the ports FreePort returned.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // Globals returns a Caddyfile global options block that puts the admin
 // endpoint on 127.0.0.1:adminPort, as [Start] requires, followed by any extra

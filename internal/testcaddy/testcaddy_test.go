@@ -279,3 +279,14 @@ func TestFreePortCanBeListenedOn(t *testing.T) {
 		t.Fatalf("FreePort() = %d", port)
 	}
 }
+
+func TestFreePortNeverReturnsAPortTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		port := FreePort(t)
+		if seen[port] {
+			t.Fatalf("FreePort returned %d twice", port)
+		}
+		seen[port] = true
+	}
+}
