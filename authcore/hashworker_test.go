@@ -3,9 +3,6 @@ package authcore
 import (
 	"bytes"
 	"context"
-	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,34 +78,6 @@ func TestWorkerProcessesHashAndVerifyLikeTheProcessItself(t *testing.T) {
 	}
 	if ok, _, _ := workers.Verify(ctx, byProcess, "wrong pass"); ok {
 		t.Error("a worker accepted a wrong password")
-	}
-}
-
-func TestWorkerProcessesAreSeparateAndRunAtTheLowestPriority(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("priorities are read from /proc")
-	}
-	h := workerHasher(t, 1)
-	w := idleWorker(t, h)
-	if w.cmd.Process.Pid == os.Getpid() {
-		t.Fatal("the worker is this process")
-	}
-	// Every thread of the worker, not just one, runs at workerNice.
-	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(w.cmd.Process.Pid) + "/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range tasks {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(w.cmd.Process.Pid) + "/task/" + task.Name() + "/stat")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Field 19 is the nice value; the command name (field 2) may hold
-		// spaces, so count from its closing parenthesis.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if nice := fields[19-3]; nice != strconv.Itoa(workerNice) {
-			t.Errorf("worker thread %s runs at nice %s, want %d", task.Name(), nice, workerNice)
-		}
 	}
 }
 
