@@ -61,8 +61,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	return e.identity, nil
 }
 
-// loadSession reads a session (and its user's login) from the store and
-// caches it.
+// loadSession reads a session from the store and caches it. One read: the
+// store returns the user's login with the session (store.Session.Login), and
+// keeps it current when the login changes; EventUserChanged drops the cached
+// copy.
 func (s *Service) loadSession(ctx context.Context, h store.TokenHash, now time.Time) (*cachedSession, error) {
 	generation := s.sessions.generationNow()
 	sess, err := s.store.GetSession(ctx, h)
@@ -75,14 +77,7 @@ func (s *Service) loadSession(ctx context.Context, h store.TokenHash, now time.T
 		s.sessions.remove(h)
 		return nil, ErrSessionNotFound
 	}
-	id := Identity{AppID: sess.AppID, UserID: sess.UserID, TokenHash: h}
-	if sess.UserID != 0 {
-		u, err := s.store.GetUser(ctx, sess.AppID, sess.UserID)
-		if err != nil {
-			return nil, storeErr(err, ErrSessionNotFound)
-		}
-		id.Login = u.Login
-	}
+	id := Identity{AppID: sess.AppID, UserID: sess.UserID, Login: sess.Login, TokenHash: h}
 	e := &cachedSession{identity: id, maxExpiresAt: sess.MaxExpiresAt.UnixNano()}
 	e.expiresAt.Store(sess.ExpiresAt.UnixNano())
 	e.storedExpiresAt.Store(sess.ExpiresAt.UnixNano())

@@ -99,6 +99,12 @@ type Session struct {
 	TokenHash TokenHash `json:"token_hash"`
 	AppID     int64     `json:"app_id"`
 	UserID    int64     `json:"user_id,omitempty"`
+	// Login is, for a user session, the bound user's current login, so that
+	// validating a token takes one read: GetSession and ListSessions fill it,
+	// and drivers keep it current when the user's login changes. Callers need
+	// not set it: CreateSession and UpdateSession derive it from the user
+	// record and ignore what was passed. Empty for an app session.
+	Login string `json:"login,omitempty"`
 	// Nonce and Timestamp echo what the client sent at creation.
 	Nonce     string    `json:"nonce,omitempty"`
 	Timestamp int64     `json:"ts,omitempty"`
@@ -168,21 +174,27 @@ type Store interface {
 	// GetUserByEmail returns a user by email (case-insensitive), or ErrNotFound.
 	GetUserByEmail(ctx context.Context, appID int64, email string) (User, error)
 	// UpdateUser replaces an existing user, keeping login and email unique,
-	// and tells subscribers.
+	// and tells subscribers. A new login reaches Session.Login of every
+	// session of the user before UpdateUser returns.
 	UpdateUser(ctx context.Context, u User) error
-	// DeleteUser removes a user and all its sessions.
+	// DeleteUser removes a user and all its sessions, also any that a
+	// concurrent CreateSession or UpdateSession binds to it: GetSession never
+	// returns a session of a deleted user.
 	DeleteUser(ctx context.Context, appID, userID int64) error
 	// ListUsers returns the users matching q, ordered by ID, and how many
 	// match in all.
 	ListUsers(ctx context.Context, q UserQuery) ([]User, int, error)
 
-	// CreateSession stores a new session, assigning s.ID.
+	// CreateSession stores a new session, assigning s.ID and s.Login. It
+	// returns ErrNotFound when s.UserID names no user of the app.
 	CreateSession(ctx context.Context, s *Session) error
 	// GetSession returns the unexpired session with this token hash, or
-	// ErrNotFound.
+	// ErrNotFound. A user session comes with its user's current login
+	// (Session.Login), so that callers need not read the user as well.
 	GetSession(ctx context.Context, h TokenHash) (Session, error)
 	// UpdateSession replaces an existing session (user binding) and tells
-	// subscribers. It returns ErrNotFound when the session is gone.
+	// subscribers. It returns ErrNotFound when the session, or the user it
+	// is bound to, is gone.
 	UpdateSession(ctx context.Context, s Session) error
 	// TouchSession moves a session's idle expiry to expiresAt without telling
 	// subscribers; it is called at most about once a minute per session, and

@@ -136,10 +136,22 @@ func TestCanceledContextIsRefused(t *testing.T) {
 	}
 }
 
-func newSession(b *testing.B) store.Session {
+// newUser stores a user of app 1 for the benchmarks' sessions and returns
+// its ID.
+func newUser(b *testing.B, s *badger.Store) int64 {
+	u := store.User{AppID: 1, Login: "alice", Email: "alice@example.test", FullName: "Alice Smith",
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"}
+	if err := s.CreateUser(context.Background(), &u); err != nil {
+		b.Fatal(err)
+	}
+	return u.ID
+}
+
+// newSession returns a session of the user (zero: an app session).
+func newSession(b *testing.B, userID int64) store.Session {
 	now := time.Now()
 	sess := store.Session{
-		AppID: 1, UserID: 42, Nonce: "12345", Timestamp: now.Unix(),
+		AppID: 1, UserID: userID, Nonce: "12345", Timestamp: now.Unix(),
 		CreatedAt: now, UpdatedAt: now,
 		ExpiresAt: now.Add(2 * time.Hour), MaxExpiresAt: now.Add(24 * time.Hour),
 	}
@@ -161,9 +173,10 @@ func BenchmarkGetSession(b *testing.B) {
 			dir := b.TempDir()
 			s := open(b, dir)
 			ctx := context.Background()
+			userID := newUser(b, s)
 			hashes := make([]store.TokenHash, 10000)
 			for i := range hashes {
-				sess := newSession(b)
+				sess := newSession(b, userID)
 				if err := s.CreateSession(ctx, &sess); err != nil {
 					b.Fatal(err)
 				}
@@ -191,11 +204,11 @@ func BenchmarkGetSessionMiss(b *testing.B) {
 	s := open(b, b.TempDir())
 	defer s.Close()
 	ctx := context.Background()
-	sess := newSession(b)
+	sess := newSession(b, newUser(b, s))
 	if err := s.CreateSession(ctx, &sess); err != nil {
 		b.Fatal(err)
 	}
-	missing := newSession(b).TokenHash
+	missing := newSession(b, 0).TokenHash
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.GetSession(ctx, missing); !errors.Is(err, store.ErrNotFound) {
@@ -210,9 +223,10 @@ func BenchmarkCreateSession(b *testing.B) {
 	s := open(b, b.TempDir())
 	defer s.Close()
 	ctx := context.Background()
+	userID := newUser(b, s)
 	b.ReportAllocs()
 	for b.Loop() {
-		sess := newSession(b)
+		sess := newSession(b, userID)
 		if err := s.CreateSession(ctx, &sess); err != nil {
 			b.Fatal(err)
 		}
@@ -224,11 +238,12 @@ func BenchmarkCreateSessionParallel(b *testing.B) {
 	s := open(b, b.TempDir())
 	defer s.Close()
 	ctx := context.Background()
+	userID := newUser(b, s)
 	b.ReportAllocs()
 	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			sess := newSession(b)
+			sess := newSession(b, userID)
 			if err := s.CreateSession(ctx, &sess); err != nil {
 				b.Error(err)
 				return

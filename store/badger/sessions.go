@@ -3,6 +3,7 @@ package badger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -15,8 +16,19 @@ import (
 // deadline, min(ExpiresAt, MaxExpiresAt); the index entries' TTL is
 // MaxExpiresAt, which TouchSession never moves, so touching rewrites only the
 // record. An index entry may briefly outlive its record; readers skip it.
+//
+// The record carries the bound user's login (store.Session.Login), so that
+// GetSession is one read: putSession copies it from the user record in the
+// writing transaction, and UpdateUser rewrites it when the login changes.
 
-// CreateSession stores a new session, assigning sess.ID.
+// sessionLoginChunk bounds the session records one transaction rewrites when
+// a user's login changes, far below Badger's per-transaction limit
+// (ErrTxnTooBig, some 20,000 session records with our memtable size): a user
+// may have any number of sessions.
+const sessionLoginChunk = 512
+
+// CreateSession stores a new session, assigning sess.ID and sess.Login. It
+// returns store.ErrNotFound when sess.UserID names no user of the app.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 	const op = "creating session"
 	if err := s.enterWrite(ctx); err != nil {
@@ -35,7 +47,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 	if err != nil {
 		return wrap(op, err)
 	}
-	sess.ID = created.ID
+	sess.ID, sess.Login = created.ID, created.Login
 	return nil
 }
 
@@ -57,8 +69,8 @@ func (s *Store) GetSession(ctx context.Context, h store.TokenHash) (store.Sessio
 }
 
 // UpdateSession replaces an existing, unexpired session (keeping its ID and
-// app) and tells subscribers. It returns store.ErrNotFound when the session
-// is gone.
+// app) and tells subscribers. It returns store.ErrNotFound when the session,
+// or the user it is to be bound to, is gone.
 func (s *Store) UpdateSession(ctx context.Context, sess store.Session) error {
 	const op = "updating session"
 	if err := s.enterWrite(ctx); err != nil {
@@ -209,9 +221,19 @@ func (s *Store) ListSessions(ctx context.Context, q store.SessionQuery) ([]store
 
 // getSession reads a session, or returns store.ErrNotFound also when it
 // expired at now (a zero now ignores expiry).
+//
+// A record written before sessions carried the login (format 1) gets it from
+// the user record in the same transaction. Without that user the session
+// counts as gone, as it did when callers read the user themselves; only with
+// a zero now (deleting) is it returned, without a login.
 func getSession(txn *badger.Txn, h store.TokenHash, now time.Time) (store.Session, error) {
 	var sess store.Session
-	err := getValue(txn, sessionKey(h), func(v []byte) error { return decodeSession(v, &sess) })
+	var hasLogin bool
+	err := getValue(txn, sessionKey(h), func(v []byte) error {
+		var err error
+		hasLogin, err = decodeSession(v, &sess)
+		return err
+	})
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
 		return store.Session{}, store.ErrNotFound
@@ -222,11 +244,33 @@ func getSession(txn *badger.Txn, h store.TokenHash, now time.Time) (store.Sessio
 	if !now.IsZero() && sess.Expired(now) {
 		return store.Session{}, store.ErrNotFound
 	}
+	if !hasLogin && sess.UserID != 0 {
+		u, err := getUser(txn, sess.AppID, sess.UserID, now)
+		switch {
+		case err == nil:
+			sess.Login = u.Login
+		case errors.Is(err, store.ErrNotFound) && now.IsZero():
+		default:
+			return store.Session{}, err
+		}
+	}
 	return sess, nil
 }
 
-// putSession writes the session record and its index entries.
+// putSession writes the session record and its index entries. Whatever
+// sess.Login says, the record gets the login of the user it is bound to,
+// read in this transaction (so a rename or delete of the user committed
+// meanwhile makes this commit conflict and retry); sess.Login is set to it.
+// It returns store.ErrNotFound when that user does not exist.
 func putSession(txn *badger.Txn, sess *store.Session) error {
+	sess.Login = ""
+	if sess.UserID != 0 {
+		u, err := getUser(txn, sess.AppID, sess.UserID, time.Time{})
+		if err != nil {
+			return fmt.Errorf("user %d: %w", sess.UserID, err)
+		}
+		sess.Login = u.Login
+	}
 	if err := txn.SetEntry(sessionEntry(sess)); err != nil {
 		return err
 	}
@@ -281,29 +325,123 @@ func deleteSession(txn *badger.Txn, sess *store.Session) error {
 // deleteUserSessions removes every session in the user's index and returns
 // their token hashes.
 func deleteUserSessions(txn *badger.Txn, appID, userID int64) ([]store.TokenHash, error) {
-	type entry struct {
-		key []byte
-		h   store.TokenHash
-	}
-	var entries []entry
-	err := iteratePrefix(txn, key(prefixUserSessions, []int64{appID, userID}, ""), func(k, v []byte) error {
-		if h, ok := tokenHash(v); ok {
-			entries = append(entries, entry{key: append([]byte(nil), k...), h: h})
-		}
-		return nil
-	})
+	refs, err := userSessions(txn, appID, userID, 0, 0)
 	if err != nil {
 		return nil, err
 	}
-	hashes := make([]store.TokenHash, 0, len(entries))
-	for _, e := range entries {
-		sess := store.Session{TokenHash: e.h, AppID: appID, UserID: userID, ID: lastID(e.key)}
+	hashes := make([]store.TokenHash, 0, len(refs))
+	for _, ref := range refs {
+		sess := store.Session{TokenHash: ref.h, AppID: appID, UserID: userID, ID: ref.id}
 		if err := deleteSession(txn, &sess); err != nil {
 			return nil, err
 		}
-		hashes = append(hashes, e.h)
+		hashes = append(hashes, ref.h)
 	}
 	return hashes, nil
+}
+
+// userSessionRef is an entry of a user's session index.
+type userSessionRef struct {
+	id int64
+	h  store.TokenHash
+}
+
+// userSessions returns the entries of the user's session index with session
+// IDs above after, in ID order, at most limit of them (limit <= 0: all).
+func userSessions(txn *badger.Txn, appID, userID, after int64, limit int) ([]userSessionRef, error) {
+	prefix := key(prefixUserSessions, []int64{appID, userID}, "")
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	var refs []userSessionRef
+	for it.Seek(userSessionKey(appID, userID, after+1)); it.ValidForPrefix(prefix); it.Next() {
+		if limit > 0 && len(refs) == limit {
+			break
+		}
+		item := it.Item()
+		err := item.Value(func(v []byte) error {
+			if h, ok := tokenHash(v); ok {
+				refs = append(refs, userSessionRef{id: lastID(item.Key()), h: h})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
+}
+
+// setSessionLogins writes u's login into the records of u's sessions with
+// IDs above after that carry another one, looking at up to limit sessions,
+// and keeps each record's deadline (TTL) as it is. It returns the ID of the
+// last session it looked at, whether there may be more, and how many records
+// it rewrote.
+func setSessionLogins(txn *badger.Txn, u *store.User, after int64, limit int, now time.Time) (
+	last int64, more bool, rewritten int, err error,
+) {
+	refs, err := userSessions(txn, u.AppID, u.ID, after, limit)
+	if err != nil || len(refs) == 0 {
+		return after, false, 0, err
+	}
+	for _, ref := range refs {
+		sess, err := getSession(txn, ref.h, now)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // expired, or an index entry outliving its record
+		}
+		if err != nil {
+			return 0, false, 0, err
+		}
+		if sess.AppID != u.AppID || sess.UserID != u.ID || sess.Login == u.Login {
+			continue
+		}
+		sess.Login = u.Login
+		if err := txn.SetEntry(sessionEntry(&sess)); err != nil {
+			return 0, false, 0, err
+		}
+		rewritten++
+	}
+	return refs[len(refs)-1].id, len(refs) == limit, rewritten, nil
+}
+
+// refreshSessionLogins brings the login in every session record of a user
+// up to date with the user record, sessionLoginChunk sessions per
+// transaction, and returns once the rewritten records are durable.
+//
+// UpdateUser calls it after committing a new login, for the sessions its own
+// transaction did not rewrite: those past its first chunk, and those that a
+// concurrent CreateSession or UpdateSession committed, with the old login,
+// after UpdateUser's snapshot was taken (Badger detects conflicts on keys a
+// transaction read, not on keys added to a range it scanned). Any session
+// written later read the new login, or read the old one and conflicted.
+func (s *Store) refreshSessionLogins(appID, userID int64) error {
+	var after int64
+	rewrote := false
+	for more := true; more; {
+		var last int64
+		var n int
+		err := s.update(func(txn *badger.Txn) error {
+			u, err := getUser(txn, appID, userID, time.Time{})
+			if errors.Is(err, store.ErrNotFound) {
+				last, more, n = after, false, 0 // deleted meanwhile, with its sessions
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			last, more, n, err = setSessionLogins(txn, &u, after, sessionLoginChunk, time.Now())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		after, rewrote = last, rewrote || n > 0
+	}
+	if !rewrote {
+		return nil
+	}
+	return s.syncer.wait()
 }
 
 // tokenHash converts a session index value.

@@ -97,12 +97,20 @@ func (s *Store) getUserByIndex(ctx context.Context, op string, appID int64, valu
 // UpdateUser replaces an existing user, keeping login and email unique
 // (store.ErrLoginTaken, store.ErrEmailTaken), and tells subscribers. It
 // returns store.ErrNotFound when the user is gone.
+//
+// A new login is written into the user's session records too: those of the
+// first sessionLoginChunk sessions in the same transaction as the user, so
+// that for most users no reader sees the new login in one place and the old
+// in another, and any others in further transactions before UpdateUser
+// returns (refreshSessionLogins). Caches learn of the change from the event,
+// which comes after all of them.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	const op = "updating user"
 	if err := s.enterWrite(ctx); err != nil {
 		return wrap(op, err)
 	}
 	defer s.leave()
+	renamed := false
 	err := s.write(func(txn *badger.Txn) error {
 		now := time.Now()
 		old, err := getUser(txn, u.AppID, u.ID, now)
@@ -117,13 +125,26 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 		if err := deleteIndexes(txn, &old); err != nil {
 			return err
 		}
-		return putUser(txn, &u)
+		if err := putUser(txn, &u); err != nil {
+			return err
+		}
+		renamed = old.Login != u.Login
+		if !renamed {
+			return nil
+		}
+		_, _, _, err = setSessionLogins(txn, &u, 0, sessionLoginChunk, now)
+		return err
 	})
 	if err != nil {
 		return wrap(op, err)
 	}
+	if renamed {
+		// The user is updated either way, so subscribers hear of it even
+		// when this fails.
+		err = s.refreshSessionLogins(u.AppID, u.ID)
+	}
 	s.subscribers.publish(store.Event{Kind: store.EventUserChanged, AppID: u.AppID, UserID: u.ID})
-	return nil
+	return wrap(op+": updating the login of its sessions", err)
 }
 
 // DeleteUser removes a user with all its sessions and tells subscribers. It
@@ -161,14 +182,45 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	if err != nil {
 		return wrap(op, err)
 	}
+	var lateErr error
+	if existed {
+		// GetSession trusts a session record without reading its user, so
+		// none may outlive the user. A CreateSession or UpdateSession that
+		// read the user before it was deleted, and committed after this
+		// transaction's snapshot was taken, left one that the deletion did
+		// not see (Badger detects conflicts on keys read, not on keys added
+		// to a scanned range): look again now that the user is gone. Later
+		// writers read the missing user and fail, or conflict.
+		lateErr = s.deleteLateSessions(appID, userID)
+	}
 	if !existed && len(hashes) == 0 {
 		return wrap(op, store.ErrNotFound)
 	}
+	// The user is gone either way, so subscribers hear of it even when the
+	// second look failed.
 	s.subscribers.publish(store.Event{Kind: store.EventUserDeleted, AppID: appID, UserID: userID})
+	if lateErr != nil {
+		return wrap(op+": removing sessions created meanwhile", lateErr)
+	}
 	if !existed {
 		return wrap(op, store.ErrNotFound)
 	}
 	return nil
+}
+
+// deleteLateSessions removes the sessions still in the index of a deleted
+// user, and returns once their removal is durable.
+func (s *Store) deleteLateSessions(appID, userID int64) error {
+	var late []store.TokenHash
+	err := s.update(func(txn *badger.Txn) error {
+		var err error
+		late, err = deleteUserSessions(txn, appID, userID)
+		return err
+	})
+	if err != nil || len(late) == 0 {
+		return err
+	}
+	return s.syncer.wait()
 }
 
 // ListUsers returns the users matching q, ordered by ID, and how many match

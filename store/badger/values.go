@@ -12,19 +12,30 @@ import (
 // less often than sessions and change shape more often. Sessions are read on
 // every request that misses the cache, so they use a compact binary form:
 //
-//	version byte (1)
+//	version byte (2)
 //	varint ID, AppID, UserID, Timestamp
 //	CreatedAt, UpdatedAt, ExpiresAt, MaxExpiresAt: varint Unix seconds, uvarint nanoseconds
 //	uvarint length of Nonce, Nonce
+//	uvarint length of Login, Login
 //
-// The token hash is the key and is not repeated in the value.
-const sessionFormat = 1
+// The token hash is the key and is not repeated in the value. The login is
+// the bound user's, copied so that validating a token is one read; UpdateUser
+// rewrites it when the user's login changes.
+//
+// Version 1, written before the login was kept, is the same without the
+// login; it is still read (getSession takes the login from the user record)
+// and becomes version 2 when the session is next written.
+const (
+	sessionFormatNoLogin = 1
+	sessionFormat        = 2
+)
 
 var errCorruptSession = errors.New("corrupt session record")
 
 // encodeSession returns the binary form of s.
 func encodeSession(s *store.Session) []byte {
-	b := make([]byte, 0, 1+4*binary.MaxVarintLen64+4*(binary.MaxVarintLen64+5)+1+len(s.Nonce))
+	b := make([]byte, 0, 1+4*binary.MaxVarintLen64+4*(binary.MaxVarintLen64+5)+
+		2*binary.MaxVarintLen64+len(s.Nonce)+len(s.Login))
 	b = append(b, sessionFormat)
 	b = binary.AppendVarint(b, s.ID)
 	b = binary.AppendVarint(b, s.AppID)
@@ -35,14 +46,19 @@ func encodeSession(s *store.Session) []byte {
 		b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Nonce)))
-	return append(b, s.Nonce...)
+	b = append(b, s.Nonce...)
+	b = binary.AppendUvarint(b, uint64(len(s.Login)))
+	return append(b, s.Login...)
 }
 
-// decodeSession fills s (except TokenHash) from its binary form.
-func decodeSession(b []byte, s *store.Session) error {
+// decodeSession fills s (except TokenHash) from its binary form. hasLogin
+// is false for a version 1 record, whose Login is left empty for the caller
+// to fill.
+func decodeSession(b []byte, s *store.Session) (hasLogin bool, err error) {
 	d := decoder{b: b}
-	if d.byte() != sessionFormat {
-		return errCorruptSession
+	format := d.byte()
+	if format != sessionFormat && format != sessionFormatNoLogin {
+		return false, errCorruptSession
 	}
 	s.ID = d.varint()
 	s.AppID = d.varint()
@@ -53,10 +69,14 @@ func decodeSession(b []byte, s *store.Session) error {
 	s.ExpiresAt = d.time()
 	s.MaxExpiresAt = d.time()
 	s.Nonce = d.string()
-	if d.bad || len(d.b) != 0 {
-		return errCorruptSession
+	s.Login = ""
+	if format == sessionFormat {
+		s.Login = d.string()
 	}
-	return nil
+	if d.bad || len(d.b) != 0 {
+		return false, errCorruptSession
+	}
+	return format == sessionFormat, nil
 }
 
 // decoder reads the session format; a short or malformed input sets bad.

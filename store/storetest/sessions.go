@@ -1,7 +1,12 @@
 package storetest
 
 import (
+	"errors"
+	"fmt"
+	"maps"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +50,7 @@ func testSessions(t *testing.T, h Harness) {
 		wantErr(t, "UpdateSession to a user", s.UpdateSession(t.Context(), sess), nil)
 		got, err := s.GetSession(t.Context(), sess.TokenHash)
 		wantErr(t, "GetSession", err, nil)
+		sess.Login = "alice"
 		wantSession(t, "session after login", got, sess)
 		listed, total, err := s.ListSessions(t.Context(), store.SessionQuery{AppID: 1, UserID: u.ID})
 		wantErr(t, "ListSessions of the user", err, nil)
@@ -53,10 +59,12 @@ func testSessions(t *testing.T, h Harness) {
 			t.Fatalf("ListSessions total = %d, want 1", total)
 		}
 
+		// Login is still "alice" in sess: the store must not keep it.
 		sess.UserID = 0
 		wantErr(t, "UpdateSession back to the app", s.UpdateSession(t.Context(), sess), nil)
 		got, err = s.GetSession(t.Context(), sess.TokenHash)
 		wantErr(t, "GetSession", err, nil)
+		sess.Login = ""
 		wantSession(t, "session after logout", got, sess)
 		listed, _, err = s.ListSessions(t.Context(), store.SessionQuery{AppID: 1, UserID: u.ID})
 		wantErr(t, "ListSessions of the user", err, nil)
@@ -73,6 +81,191 @@ func testSessions(t *testing.T, h Harness) {
 		wantErr(t, "UpdateSession of a missing session", s.UpdateSession(t.Context(), missing), store.ErrNotFound)
 		_, err = s.GetSession(t.Context(), missing.TokenHash)
 		wantErr(t, "GetSession after a refused update", err, store.ErrNotFound)
+	})
+
+	t.Run("a user session carries its user's login and an app session none", func(t *testing.T) {
+		s := openFresh(t, h)
+		mustPutApp(t, s, newApp(1))
+		alice := mustCreateUser(t, s, newUser(1, "Alice.Smith", "alice@example.test"))
+		// What the caller puts in Login is ignored.
+		userSession := newSession(t, 1, alice.ID)
+		userSession.Login = "mallory"
+		userSession = mustCreateSession(t, s, userSession)
+		appSession := newSession(t, 1, 0)
+		appSession.Login = "mallory"
+		appSession = mustCreateSession(t, s, appSession)
+
+		for _, tc := range []struct {
+			name  string
+			sess  store.Session
+			login string
+		}{{"user session", userSession, "Alice.Smith"}, {"app session", appSession, ""}} {
+			if tc.sess.Login != tc.login {
+				t.Fatalf("CreateSession of a %s set Login %q, want %q", tc.name, tc.sess.Login, tc.login)
+			}
+			got, err := s.GetSession(t.Context(), tc.sess.TokenHash)
+			wantErr(t, "GetSession of a "+tc.name, err, nil)
+			if got.Login != tc.login {
+				t.Fatalf("GetSession of a %s: Login = %q, want %q", tc.name, got.Login, tc.login)
+			}
+			wantSession(t, "GetSession of a "+tc.name, got, tc.sess)
+		}
+		wantSessionLogins(t, s, store.SessionQuery{AppID: 1}, map[int64]string{
+			userSession.ID: "Alice.Smith", appSession.ID: "",
+		})
+	})
+
+	t.Run("after UpdateUser changes the login, the user's sessions carry the new one", func(t *testing.T) {
+		s := openFresh(t, h)
+		mustPutApp(t, s, newApp(1))
+		alice := mustCreateUser(t, s, newUser(1, "alice", "alice@example.test"))
+		bob := mustCreateUser(t, s, newUser(1, "bob", "bob@example.test"))
+		var alices []store.Session
+		for range 3 {
+			alices = append(alices, mustCreateSession(t, s, newSession(t, 1, alice.ID)))
+		}
+		ofBob := mustCreateSession(t, s, newSession(t, 1, bob.ID))
+		ofApp := mustCreateSession(t, s, newSession(t, 1, 0))
+
+		for _, step := range []struct {
+			name  string
+			login string
+		}{
+			{"a new login", "alice.new"},
+			{"a change of case only", "Alice.New"},
+			{"another field", "Alice.New"},
+		} {
+			alice.Login = step.login
+			alice.FullName = "Alice after " + step.name
+			wantErr(t, "UpdateUser with "+step.name, s.UpdateUser(t.Context(), alice), nil)
+			want := map[int64]string{ofBob.ID: "bob", ofApp.ID: ""}
+			for _, sess := range alices {
+				got, err := s.GetSession(t.Context(), sess.TokenHash)
+				wantErr(t, "GetSession after UpdateUser with "+step.name, err, nil)
+				if got.Login != step.login {
+					t.Fatalf("GetSession after UpdateUser with %s: Login = %q, want %q", step.name, got.Login, step.login)
+				}
+				sess.Login = step.login
+				wantSession(t, "GetSession after UpdateUser with "+step.name, got, sess)
+				want[sess.ID] = step.login
+			}
+			got, err := s.GetSession(t.Context(), ofBob.TokenHash)
+			wantErr(t, "GetSession of another user's session", err, nil)
+			wantSession(t, "another user's session after UpdateUser with "+step.name, got, ofBob)
+			wantSessionLogins(t, s, store.SessionQuery{AppID: 1}, want)
+		}
+	})
+
+	t.Run("UpdateSession rebinding to another user takes that user's login", func(t *testing.T) {
+		s := openFresh(t, h)
+		mustPutApp(t, s, newApp(1))
+		alice := mustCreateUser(t, s, newUser(1, "alice", "alice@example.test"))
+		bob := mustCreateUser(t, s, newUser(1, "bob", "bob@example.test"))
+		sess := mustCreateSession(t, s, newSession(t, 1, alice.ID))
+
+		sess.UserID = bob.ID // Login still says "alice"
+		wantErr(t, "UpdateSession to another user", s.UpdateSession(t.Context(), sess), nil)
+		got, err := s.GetSession(t.Context(), sess.TokenHash)
+		wantErr(t, "GetSession", err, nil)
+		if got.Login != "bob" {
+			t.Fatalf("GetSession after rebinding to bob: Login = %q, want bob", got.Login)
+		}
+		wantSessionLogins(t, s, store.SessionQuery{AppID: 1, UserID: bob.ID}, map[int64]string{sess.ID: "bob"})
+
+		// Renaming the previous user leaves the session alone.
+		alice.Login = "alice.new"
+		wantErr(t, "UpdateUser of the previous user", s.UpdateUser(t.Context(), alice), nil)
+		got, err = s.GetSession(t.Context(), sess.TokenHash)
+		wantErr(t, "GetSession", err, nil)
+		if got.Login != "bob" {
+			t.Fatalf("GetSession after renaming the previous user: Login = %q, want bob", got.Login)
+		}
+	})
+
+	t.Run("CreateSession and UpdateSession for a missing user are ErrNotFound", func(t *testing.T) {
+		s := openFresh(t, h)
+		mustPutApp(t, s, newApp(1))
+		alice := mustCreateUser(t, s, newUser(1, "alice", "alice@example.test"))
+		gone := mustCreateUser(t, s, newUser(1, "gone", "gone@example.test"))
+		wantErr(t, "DeleteUser", s.DeleteUser(t.Context(), 1, gone.ID), nil)
+		mustPutApp(t, s, newApp(2))
+		otherApp := mustCreateUser(t, s, newUser(2, "carol", "carol@example.test"))
+
+		for _, userID := range []int64{gone.ID, otherApp.ID} {
+			sess := newSession(t, 1, userID)
+			wantErr(t, "CreateSession for a missing user", s.CreateSession(t.Context(), &sess), store.ErrNotFound)
+			_, err := s.GetSession(t.Context(), sess.TokenHash)
+			wantErr(t, "GetSession after a refused CreateSession", err, store.ErrNotFound)
+		}
+		sess := mustCreateSession(t, s, newSession(t, 1, alice.ID))
+		moved := sess
+		moved.UserID = gone.ID
+		wantErr(t, "UpdateSession to a missing user", s.UpdateSession(t.Context(), moved), store.ErrNotFound)
+		got, err := s.GetSession(t.Context(), sess.TokenHash)
+		wantErr(t, "GetSession after a refused UpdateSession", err, nil)
+		wantSession(t, "session after a refused UpdateSession", got, sess)
+	})
+
+	// Sessions are trusted with the login they carry, without a read of the
+	// user: none written concurrently with a rename or a delete of its user
+	// may keep the old login, or outlive the user.
+	t.Run("sessions created while their user is renamed carry the new login", func(t *testing.T) {
+		s := openFresh(t, h)
+		mustPutApp(t, s, newApp(1))
+		for round := range raceRounds {
+			u := mustCreateUser(t, s, newUser(1, fmt.Sprintf("renamed%d", round), ""))
+			created := createSessionsDuring(t, s, u, func() {
+				u.Login = fmt.Sprintf("renamed%d.new", round)
+				wantErr(t, "UpdateUser", s.UpdateUser(t.Context(), u), nil)
+			})
+			for _, sess := range created {
+				got, err := s.GetSession(t.Context(), sess.TokenHash)
+				wantErr(t, "GetSession of a session created during a rename", err, nil)
+				if got.Login != u.Login {
+					t.Fatalf("round %d: session %d created during the rename has login %q, want %q",
+						round, sess.ID, got.Login, u.Login)
+				}
+			}
+		}
+	})
+
+	t.Run("sessions created while their user is deleted do not outlive it", func(t *testing.T) {
+		s := openFresh(t, h)
+		mustPutApp(t, s, newApp(1))
+		for round := range raceRounds {
+			u := mustCreateUser(t, s, newUser(1, fmt.Sprintf("deleted%d", round), ""))
+			created := createSessionsDuring(t, s, u, func() {
+				wantErr(t, "DeleteUser", s.DeleteUser(t.Context(), 1, u.ID), nil)
+			})
+			for _, sess := range created {
+				_, err := s.GetSession(t.Context(), sess.TokenHash)
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("round %d: GetSession of session %d created during the delete of its user: got %v, want ErrNotFound",
+						round, sess.ID, err)
+				}
+			}
+			wantSessionLogins(t, s, store.SessionQuery{AppID: 1, UserID: u.ID}, map[int64]string{})
+		}
+	})
+
+	t.Run("sessions created while their app is deleted do not outlive it", func(t *testing.T) {
+		s := openFresh(t, h)
+		for round := range raceRounds {
+			appID := int64(round + 1)
+			mustPutApp(t, s, newApp(appID))
+			u := mustCreateUser(t, s, newUser(appID, "alice", "alice@example.test"))
+			created := createSessionsDuring(t, s, u, func() {
+				wantErr(t, "DeleteApp", s.DeleteApp(t.Context(), appID), nil)
+			})
+			for _, sess := range created {
+				_, err := s.GetSession(t.Context(), sess.TokenHash)
+				if !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("round %d: GetSession of session %d created during the delete of its app: got %v, want ErrNotFound",
+						round, sess.ID, err)
+				}
+			}
+			wantSessionLogins(t, s, store.SessionQuery{AppID: appID}, map[int64]string{})
+		}
 	})
 
 	t.Run("TouchSession moves the idle expiry", func(t *testing.T) {
@@ -238,6 +431,76 @@ func testSessions(t *testing.T, h Harness) {
 			wantSession(t, "listed session", listed[0], other)
 		}
 	})
+}
+
+// raceRounds is how often the race tests repeat: each round gives a writer
+// racing a rename or delete another chance to hit the gap between its two
+// transactions.
+const raceRounds = 20
+
+// createSessionsDuring creates sessions of u from several goroutines, runs
+// change once some calls returned, lets the writers make as many calls again,
+// and returns the sessions that were created. CreateSession may fail with
+// ErrNotFound once change has deleted the user.
+func createSessionsDuring(t *testing.T, s store.Store, u store.User, change func()) []store.Session {
+	t.Helper()
+	const writers = 8
+	var mu sync.Mutex
+	var created []store.Session
+	var calls atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sess := newSession(t, u.AppID, u.ID)
+				err := s.CreateSession(t.Context(), &sess)
+				calls.Add(1)
+				switch {
+				case err == nil:
+					mu.Lock()
+					created = append(created, sess)
+					mu.Unlock()
+				case !errors.Is(err, store.ErrNotFound):
+					t.Errorf("CreateSession: %v", err)
+					return
+				}
+			}
+		})
+	}
+	waitForCalls := func(n int64) {
+		for deadline := time.Now().Add(eventTimeout); calls.Load() < n && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	waitForCalls(writers)
+	change()
+	waitForCalls(calls.Load() + writers)
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return created
+}
+
+// wantSessionLogins fails unless ListSessions(q) returns exactly the
+// sessions in want (by ID), each with its login.
+func wantSessionLogins(t *testing.T, s store.Store, q store.SessionQuery, want map[int64]string) {
+	t.Helper()
+	listed, _, err := s.ListSessions(t.Context(), q)
+	wantErr(t, "ListSessions", err, nil)
+	got := make(map[int64]string, len(listed))
+	for _, sess := range listed {
+		got[sess.ID] = sess.Login
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("ListSessions(%+v) logins by session ID = %v, want %v", q, got, want)
+	}
 }
 
 // testSessionExpiry waits for a session to expire.
