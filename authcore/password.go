@@ -198,7 +198,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
-	busy := &BusyError{Reason: "too many logins at once", RetryAfter: time.Second}
+	busy := errTooManyLogins()
 	if h.waiting.Add(1) > h.maxWaiters {
 		h.waiting.Add(-1)
 		return busy
@@ -217,3 +217,15 @@ func (h *Hasher) acquire(ctx context.Context) error {
 }
 
 func (h *Hasher) release() { <-h.turns }
+
+// saturated reports whether a caller asking for a turn now would be refused
+// at once: every turn is taken and the queue is full. Checking it before the
+// work that leads up to a hash (reading the user) makes a refused login in a
+// storm cost almost nothing.
+func (h *Hasher) saturated() bool {
+	return len(h.turns) == cap(h.turns) && h.waiting.Load() >= h.maxWaiters
+}
+
+func errTooManyLogins() *BusyError {
+	return &BusyError{Reason: "too many logins at once", RetryAfter: time.Second}
+}

@@ -34,7 +34,12 @@ func (c *clock) Advance(d time.Duration) {
 // countingStore counts the writes that sliding expiry makes.
 type countingStore struct {
 	store.Store
-	touches atomic.Int64
+	touches, loginLookups atomic.Int64
+}
+
+func (c *countingStore) GetUserByLogin(ctx context.Context, appID int64, login string) (store.User, error) {
+	c.loginLookups.Add(1)
+	return c.Store.GetUserByLogin(ctx, appID, login)
 }
 
 func (c *countingStore) TouchSession(ctx context.Context, h store.TokenHash, at time.Time) error {
@@ -325,5 +330,31 @@ func TestAnAppRemovedFromTheConfigIsNoLongerPinned(t *testing.T) {
 		if a.AuthKey == "" || a.Stage == "" {
 			t.Errorf("app %d lost its settings: %+v", id, a)
 		}
+	}
+}
+
+func TestALoginRefusedForLackOfHashingTurnsDoesNotReadTheUser(t *testing.T) {
+	f := newFixture(t)
+	f.mustLogin(t, "frank")
+	h := f.svc.hasher
+	for range cap(h.turns) {
+		h.turns <- struct{}{} // every turn taken
+	}
+	h.waiting.Store(h.maxWaiters) // and the queue full
+	before := f.st.loginLookups.Load()
+	_, err := f.login(t, 1, "frank", "supersecret", "192.0.2.1")
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("login while hashing is saturated: %v, want a BusyError", err)
+	}
+	if n := f.st.loginLookups.Load() - before; n != 0 {
+		t.Fatalf("the refused login looked the user up %d times, want 0", n)
+	}
+	h.waiting.Store(0)
+	for range cap(h.turns) {
+		<-h.turns
+	}
+	if _, err := f.login(t, 1, "frank", "supersecret", "192.0.2.1"); err != nil {
+		t.Fatalf("login once turns are free: %v", err)
 	}
 }

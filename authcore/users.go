@@ -65,6 +65,11 @@ func (s *Service) checkCredentials(ctx context.Context, app store.App, c credent
 		// would only cost time.
 		return store.User{}, false, ErrBadCredentials
 	}
+	if s.hasher.saturated() {
+		// The answer would be 503 after the lookup anyway; in a login storm
+		// the lookup is most of what a refused login costs.
+		return store.User{}, false, errTooManyLogins()
+	}
 	u, err := s.findUser(ctx, app.ID, c)
 	switch {
 	case err == nil:
