@@ -91,8 +91,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
-	if status >= 500 {
-		// authcore errors never carry secrets, so the message is safe to log.
+	if status >= 500 && busy == nil {
+		// A refusal for lack of hashing turns is expected in a login storm
+		// and counted in cubeauth_throttled_requests_total; a log line for each would
+		// only add to the storm. authcore errors never carry secrets, so
+		// the message is safe to log.
 		h.logger.Error("request failed", zap.String("method", r.Method),
 			zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
 	}

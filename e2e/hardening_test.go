@@ -377,6 +377,13 @@ func TestALoginFloodKeepsMemoryBoundedAndTheProxyFlowing(t *testing.T) {
 	if bad.Load() != 0 || proxied.Load() < 10 {
 		t.Fatalf("proxied requests during the flood: %d, %d failed", proxied.Load(), bad.Load())
 	}
+	// Refusals for lack of hashing turns are counted, not logged one by one:
+	// a log line each would add to the storm.
+	if busy, ok := statuses.Load(http.StatusServiceUnavailable); ok && busy.(*atomic.Int64).Load() > 0 {
+		if n := strings.Count(srv.Caddy.Logs(), `"request failed"`); n > 0 {
+			t.Errorf("%d refusals for lack of hashing turns were logged as failed requests", n)
+		}
+	}
 	// The hashes ran in worker processes, at most hash_concurrency (2) per
 	// cubeauth site (2), which stay for the next logins; their memory
 	// counts with Caddy's.
