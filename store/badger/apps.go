@@ -13,7 +13,9 @@ import (
 )
 
 // deleteChunk bounds the records deleted per transaction when an app goes,
-// far below Badger's per-transaction limit (ErrTxnTooBig).
+// and the sessions (three keys each) when a user's sessions go, far below
+// Badger's per-transaction limit (ErrTxnTooBig from 26,214 keys, 8,738 sessions,
+// with our memtable size).
 const deleteChunk = 512
 
 // GetApp returns the app with this ID, or store.ErrNotFound.

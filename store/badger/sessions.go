@@ -158,19 +158,19 @@ func (s *Store) DeleteSession(ctx context.Context, h store.TokenHash) error {
 }
 
 // DeleteUserSessions removes every session bound to the user, tells
-// subscribers, and returns the sessions' token hashes.
+// subscribers, and returns the sessions' token hashes. A user may have more
+// sessions than one transaction can delete: they go in chunks, and a failure
+// may leave some of them.
 func (s *Store) DeleteUserSessions(ctx context.Context, appID, userID int64) ([]store.TokenHash, error) {
 	const op = "deleting user sessions"
 	if err := s.enterWrite(ctx); err != nil {
 		return nil, wrap(op, err)
 	}
 	defer s.leave()
-	var hashes []store.TokenHash
-	err := s.write(func(txn *badger.Txn) error {
-		var err error
-		hashes, err = deleteUserSessions(txn, appID, userID)
-		return err
-	})
+	hashes, err := s.deleteUserSessionsInChunks(appID, userID, nil)
+	if err == nil {
+		err = s.syncer.wait()
+	}
 	if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -322,20 +322,68 @@ func deleteSession(txn *badger.Txn, sess *store.Session) error {
 	return nil
 }
 
-// deleteUserSessions removes every session in the user's index and returns
-// their token hashes.
-func deleteUserSessions(txn *badger.Txn, appID, userID int64) ([]store.TokenHash, error) {
-	refs, err := userSessions(txn, appID, userID, 0, 0)
-	if err != nil {
-		return nil, err
+// deleteUserSessions removes the sessions in the user's index with IDs above
+// after, at most limit of them (limit <= 0: all), and returns their token
+// hashes and the ID of the last one (after when there was none).
+func deleteUserSessions(txn *badger.Txn, appID, userID, after int64, limit int) (
+	[]store.TokenHash, int64, error,
+) {
+	refs, err := userSessions(txn, appID, userID, after, limit)
+	if err != nil || len(refs) == 0 {
+		return nil, after, err
 	}
 	hashes := make([]store.TokenHash, 0, len(refs))
 	for _, ref := range refs {
 		sess := store.Session{TokenHash: ref.h, AppID: appID, UserID: userID, ID: ref.id}
 		if err := deleteSession(txn, &sess); err != nil {
-			return nil, err
+			return nil, after, err
 		}
 		hashes = append(hashes, ref.h)
+	}
+	return hashes, refs[len(refs)-1].id, nil
+}
+
+// deleteUserSessionsInChunks removes every session in the user's index,
+// deleteChunk per transaction, and returns their token hashes; the caller
+// syncs. final, when not nil, runs in the last transaction: one that scanned
+// the index from its start and found less than a whole chunk, so that every
+// session committed before it began is gone.
+//
+// The chunks go on from the last ID deleted, so that none skips the deleted
+// keys of the others again; at the end, one more scan from the start finds
+// the sessions bound to the user meanwhile with lower IDs (UpdateSession
+// keeps a session's ID; CreateSession takes it before it commits).
+//
+// When a chunk fails after others were committed, subscribers hear that
+// the user's sessions were deleted (some were) before it returns the error.
+func (s *Store) deleteUserSessionsInChunks(appID, userID int64, final func(txn *badger.Txn) error) (
+	[]store.TokenHash, error,
+) {
+	var hashes []store.TokenHash
+	var after int64
+	for done := false; !done; {
+		var chunk []store.TokenHash
+		var last int64
+		err := s.update(func(txn *badger.Txn) error {
+			var err error
+			chunk, last, err = deleteUserSessions(txn, appID, userID, after, deleteChunk)
+			done = err == nil && after == 0 && len(chunk) < deleteChunk
+			if !done || final == nil {
+				return err
+			}
+			return final(txn)
+		})
+		if err != nil {
+			if len(hashes) > 0 {
+				s.subscribers.publish(store.Event{Kind: store.EventUserSessionsDeleted, AppID: appID, UserID: userID})
+			}
+			return nil, err
+		}
+		hashes = append(hashes, chunk...)
+		after = last
+		if len(chunk) < deleteChunk {
+			after = 0 // at the end: look again from the start
+		}
 	}
 	return hashes, nil
 }

@@ -150,6 +150,14 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 // DeleteUser removes a user with all its sessions and tells subscribers. It
 // returns store.ErrNotFound when there was no such user (its sessions, if
 // any are left, are still removed).
+//
+// A user may have more sessions than one transaction can delete
+// (ErrTxnTooBig), so they go deleteChunk at a time, before the user: the
+// user goes in the transaction of the last chunk, the first to find less
+// than a whole chunk left. GetSession trusts a session record without
+// reading its user, so the order matters when a delete fails or a crash cuts
+// it short: that leaves the user in place with fewer sessions, to be deleted
+// again, never sessions that outlive their user.
 func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	const op = "deleting user"
 	if err := s.enterWrite(ctx); err != nil {
@@ -157,26 +165,9 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	}
 	defer s.leave()
 	var existed bool
-	var hashes []store.TokenHash
-	err := s.write(func(txn *badger.Txn) error {
-		existed = false
-		// An expired guest may still be on disk for up to a second: delete
-		// it like any other user.
-		old, err := getUser(txn, appID, userID, time.Time{})
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return err
-		default:
-			existed = true
-			if err := deleteIndexes(txn, &old); err != nil {
-				return err
-			}
-			if err := txn.Delete(userKey(appID, userID)); err != nil {
-				return err
-			}
-		}
-		hashes, err = deleteUserSessions(txn, appID, userID)
+	hashes, err := s.deleteUserSessionsInChunks(appID, userID, func(txn *badger.Txn) error {
+		var err error
+		existed, err = deleteUserRecord(txn, appID, userID)
 		return err
 	})
 	if err != nil {
@@ -184,14 +175,17 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	}
 	var lateErr error
 	if existed {
-		// GetSession trusts a session record without reading its user, so
-		// none may outlive the user. A CreateSession or UpdateSession that
-		// read the user before it was deleted, and committed after this
-		// transaction's snapshot was taken, left one that the deletion did
-		// not see (Badger detects conflicts on keys read, not on keys added
-		// to a scanned range): look again now that the user is gone. Later
-		// writers read the missing user and fail, or conflict.
-		lateErr = s.deleteLateSessions(appID, userID)
+		// A CreateSession or UpdateSession that read the user before it was
+		// deleted, and committed after the last chunk's snapshot was taken,
+		// left a session that the deletion did not see (Badger detects
+		// conflicts on keys read, not on keys added to a scanned range): look
+		// again now that the user is gone. Later writers read the missing
+		// user and fail, or conflict.
+		_, lateErr = s.deleteUserSessionsInChunks(appID, userID, nil)
+	}
+	// One sync for all the transactions: it covers every commit before it.
+	if err := s.syncer.wait(); err != nil {
+		return wrap(op, err)
 	}
 	if !existed && len(hashes) == 0 {
 		return wrap(op, store.ErrNotFound)
@@ -208,19 +202,21 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	return nil
 }
 
-// deleteLateSessions removes the sessions still in the index of a deleted
-// user, and returns once their removal is durable.
-func (s *Store) deleteLateSessions(appID, userID int64) error {
-	var late []store.TokenHash
-	err := s.update(func(txn *badger.Txn) error {
-		var err error
-		late, err = deleteUserSessions(txn, appID, userID)
-		return err
-	})
-	if err != nil || len(late) == 0 {
-		return err
+// deleteUserRecord removes a user with its login and email entries, and
+// reports whether there was one. An expired guest may still be on disk for
+// up to a second: it is deleted like any other user.
+func deleteUserRecord(txn *badger.Txn, appID, userID int64) (bool, error) {
+	old, err := getUser(txn, appID, userID, time.Time{})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
 	}
-	return s.syncer.wait()
+	if err := deleteIndexes(txn, &old); err != nil {
+		return false, err
+	}
+	return true, txn.Delete(userKey(appID, userID))
 }
 
 // ListUsers returns the users matching q, ordered by ID, and how many match
