@@ -15,6 +15,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -56,6 +57,8 @@ type config struct {
 	accounts  int
 	pacedConn int
 	pauseMs   int
+	stormX    float64
+	stormKey  string
 	admin     string
 	options   string
 	createC   int
@@ -79,6 +82,8 @@ func main() {
 	flag.IntVar(&cfg.accounts, "accounts", 64, "accounts used by logins and the login storm")
 	flag.IntVar(&cfg.pacedConn, "paced-c", 8, "connections of the paced latency probe")
 	flag.IntVar(&cfg.pauseMs, "paced-pause", 4, "pause in ms before each paced request on a connection")
+	flag.Float64Var(&cfg.stormX, "storm-x", 10, "login storm rate, as a multiple of the raw argon2id rate")
+	flag.StringVar(&cfg.stormKey, "storm-auth-key", "", "auth key the storm sends (default: the right one, so each login costs a hash turn; a wrong one measures the storm's HTTP cost alone)")
 	flag.StringVar(&cfg.admin, "admin", "off", "Caddy's admin address, e.g. 127.0.0.1:2999 to take profiles at /debug/pprof/ during a run")
 	flag.StringVar(&cfg.options, "cubeauth", "", "extra cubeauth subdirectives for every server, separated by ';' (e.g. \"hash_concurrency 1\")")
 	flag.Parse()
@@ -437,7 +442,7 @@ func (b *bench) stormPhase(c *caddyProc, token string) error {
 	if b.hashRate == 0 {
 		b.hashRate = max(argon2Rate(runtime.NumCPU(), 5*time.Second), argon2Rate(1, 5*time.Second))
 	}
-	rate := 10 * b.hashRate
+	rate := b.cfg.stormX * b.hashRate
 	b.printf("## Login storm beside B1\n\n")
 	b.printf("Load average before: %s\n\n", loadavg())
 	url := c.url(c.ports.b1, "/api/messages?limit=20")
@@ -453,7 +458,7 @@ func (b *bench) stormPhase(c *caddyProc, token string) error {
 			var s *storm
 			var began time.Time
 			if withStorm {
-				s = startStorm(c.url(c.ports.b1, "/session"), "acct", b.cfg.accounts, rate)
+				s = startStorm(c.url(c.ports.b1, "/session"), cmp.Or(b.cfg.stormKey, benchAuthKey), "acct", b.cfg.accounts, rate)
 				began = time.Now()
 				time.Sleep(3 * time.Second) // let the hashing queue fill
 			}
@@ -495,8 +500,8 @@ func (b *bench) stormPhase(c *caddyProc, token string) error {
 	for i := range quiet {
 		growth = append(growth, float64(stormy[i].paced.P99)/float64(quiet[i].paced.P99)-1)
 	}
-	b.printf("Storm: wrong passwords for %d existing accounts in turn, open loop at %.0f logins/s = 10 × the best raw argon2id rate measured in this run (%.1f/s, in the driver).\n\n",
-		b.cfg.accounts, rate, b.hashRate)
+	b.printf("Storm: wrong passwords for %d existing accounts in turn, open loop at %.0f logins/s = %g × the best raw argon2id rate measured in this run (%.1f/s, in the driver).\n\n",
+		b.cfg.accounts, rate, b.cfg.stormX, b.hashRate)
 	b.printf("| B1 | quiet (median) | during the storm (median) | change |\n|---|---:|---:|---:|\n")
 	row := func(name string, f func(sample) float64, isDur bool) {
 		q, s := pick(quiet, f), pick(stormy, f)

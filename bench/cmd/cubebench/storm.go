@@ -23,9 +23,9 @@ type storm struct {
 	wg     sync.WaitGroup
 }
 
-// startStorm starts sending rate logins per second to url for the logins
-// prefix0..prefix(accounts-1). Stop it with stop.
-func startStorm(url, prefix string, accounts int, rate float64) *storm {
+// startStorm starts sending rate logins per second to url with authKey for
+// the logins prefix0..prefix(accounts-1). Stop it with stop.
+func startStorm(url, authKey, prefix string, accounts int, rate float64) *storm {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &storm{cancel: cancel}
 	client := &http.Client{
@@ -49,7 +49,7 @@ func startStorm(url, prefix string, accounts int, rate float64) *storm {
 			case <-time.After(time.Until(next)):
 			}
 			body := fmt.Sprintf(`{"application_id":1,"auth_key":%q,"user":{"login":"%s%d","password":"wrong password %d"}}`,
-				benchAuthKey, prefix, i%accounts, i)
+				authKey, prefix, i%accounts, i)
 			s.sent.Add(1)
 			s.wg.Add(1)
 			go func() {
