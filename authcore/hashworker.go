@@ -19,14 +19,22 @@ const (
 	hashWorkerAnswer = time.Minute
 )
 
+// hashWorkerRetry is how long the pool waits after a worker failed to start
+// before it tries again; meanwhile hashes run in-process instead of paying
+// for a failing start each.
+const hashWorkerRetry = time.Minute
+
 // hashWorkers is a pool of hash worker processes (see hashworker_serve.go).
 // The Hasher's turns bound how many are busy at once; idle ones wait in
 // idle, up to its capacity, and are started on demand.
 type hashWorkers struct {
+	exe  string // the executable a worker runs: this one
 	idle chan *hashWorker
 
 	mu     sync.Mutex
 	closed bool
+	// noStartUntil is set when a worker failed to start.
+	noStartUntil time.Time
 }
 
 // hashWorker is one running worker process and the pipes to it.
@@ -37,8 +45,15 @@ type hashWorker struct {
 	buf []byte
 }
 
-func newHashWorkers(size int) *hashWorkers {
-	return &hashWorkers{idle: make(chan *hashWorker, size)}
+func newHashWorkers(size int) (*hashWorkers, error) {
+	exe := "/proc/self/exe" // the running binary, even if an upgrade replaced the file
+	if runtime.GOOS != "linux" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("finding the executable for hash workers: %w", err)
+		}
+	}
+	return &hashWorkers{exe: exe, idle: make(chan *hashWorker, size)}, nil
 }
 
 // derive runs one argon2id derivation in a worker. A worker that fails in
@@ -62,8 +77,20 @@ func (p *hashWorkers) get() (*hashWorker, error) {
 	case w := <-p.idle:
 		return w, nil
 	default:
-		return startHashWorker()
 	}
+	p.mu.Lock()
+	wait := time.Until(p.noStartUntil)
+	p.mu.Unlock()
+	if wait > 0 {
+		return nil, errors.New("starting hash worker: a recent start failed")
+	}
+	w, err := startHashWorker(p.exe)
+	if err != nil {
+		p.mu.Lock()
+		p.noStartUntil = time.Now().Add(hashWorkerRetry)
+		p.mu.Unlock()
+	}
+	return w, err
 }
 
 func (p *hashWorkers) put(w *hashWorker) {
@@ -95,16 +122,9 @@ func (p *hashWorkers) close() {
 	}
 }
 
-// startHashWorker starts a copy of this executable as a hash worker and
-// waits for its hello.
-func startHashWorker() (*hashWorker, error) {
-	exe := "/proc/self/exe" // the running binary, even if an upgrade replaced the file
-	if runtime.GOOS != "linux" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("starting hash worker: %w", err)
-		}
-	}
+// startHashWorker starts exe, a copy of this executable, as a hash worker
+// and waits for its hello.
+func startHashWorker(exe string) (*hashWorker, error) {
 	cmd := exec.Command(exe)
 	// One hash at a time needs one scheduler thread.
 	cmd.Env = append(os.Environ(), hashWorkerEnv+"="+hashWorkerValue, "GOMAXPROCS=1")

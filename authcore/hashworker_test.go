@@ -138,3 +138,22 @@ func TestHashWorkersRefuseMalformedRequests(t *testing.T) {
 		}
 	}
 }
+
+func TestAWorkerThatCannotStartIsNotRetriedForEveryHash(t *testing.T) {
+	p := &hashWorkers{exe: "/nonexistent/cubeauth", idle: make(chan *hashWorker, 1)}
+	params := Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	_, first := p.derive([]byte("pw"), []byte("salt"), params, 32)
+	if first == nil || !strings.Contains(first.Error(), "no such file") {
+		t.Fatalf("first derive: %v, want the start failure", first)
+	}
+	_, second := p.derive([]byte("pw"), []byte("salt"), params, 32)
+	if second == nil || !strings.Contains(second.Error(), "a recent start failed") {
+		t.Fatalf("second derive: %v, want a refusal without another start", second)
+	}
+	// The Hasher answers in-process meanwhile.
+	h := NewHasher(params, 1, time.Second)
+	h.workers.Store(p)
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatalf("hash with a failing pool: %v", err)
+	}
+}

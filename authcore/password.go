@@ -77,8 +77,11 @@ func NewHasher(params Argon2Params, concurrency int, wait time.Duration) *Hasher
 // worker that fails later is replaced, and meanwhile its hash runs
 // in-process.
 func (h *Hasher) UseWorkerProcesses() error {
-	workers := newHashWorkers(cap(h.turns))
-	w, err := startHashWorker()
+	workers, err := newHashWorkers(cap(h.turns))
+	if err != nil {
+		return err
+	}
+	w, err := workers.get()
 	if err != nil {
 		return err
 	}
