@@ -15,7 +15,7 @@ import (
 func workerHasher(t *testing.T, concurrency int) *Hasher {
 	t.Helper()
 	h := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, concurrency, time.Second)
-	if err := h.UseWorkerProcesses(); err != nil {
+	if err := <-h.UseWorkerProcesses(); err != nil {
 		t.Fatalf("starting workers: %v", err)
 	}
 	t.Cleanup(h.Close)

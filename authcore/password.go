@@ -72,24 +72,28 @@ func NewHasher(params Argon2Params, concurrency int, wait time.Duration) *Hasher
 
 // UseWorkerProcesses moves the hashing into child processes: copies of this
 // executable that only derive keys, at the lowest CPU priority, started as
-// needed up to the Hasher's concurrency. It starts one at once and returns
-// the error if that fails; the Hasher then goes on hashing in-process. A
-// worker that fails later is replaced, and meanwhile its hash runs
-// in-process.
-func (h *Hasher) UseWorkerProcesses() error {
+// needed up to the Hasher's concurrency. The first one starts in the
+// background, since starting takes a good part of a second: the returned
+// channel gets nil when it is ready, or the error if it could not start.
+// Until a worker is ready, and whenever one fails, hashes run in-process.
+func (h *Hasher) UseWorkerProcesses() <-chan error {
+	started := make(chan error, 1)
 	workers, err := newHashWorkers(cap(h.turns))
 	if err != nil {
-		return err
+		started <- err
+		return started
 	}
-	w, err := workers.get()
-	if err != nil {
-		return err
-	}
-	workers.put(w)
 	if old := h.workers.Swap(workers); old != nil {
 		old.close()
 	}
-	return nil
+	go func() {
+		w, err := workers.get()
+		if err == nil {
+			workers.put(w)
+		}
+		started <- err
+	}()
+	return started
 }
 
 // Close stops the worker processes, if any; the Hasher goes on in-process.

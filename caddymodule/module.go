@@ -176,9 +176,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	hasher := authcore.NewHasher(h.Argon2.params(), concurrency, wait)
 	if !h.HashInProcess {
-		if err := hasher.UseWorkerProcesses(); err != nil {
-			h.logger.Warn("password hashing falls back to Caddy's own process", zap.Error(err))
-		}
+		started, logger := hasher.UseWorkerProcesses(), h.logger
+		go func() {
+			if err := <-started; err != nil {
+				logger.Warn("password hashing falls back to Caddy's own process", zap.Error(err))
+			}
+		}()
 	}
 	h.service = authcore.New(st, authcore.Options{
 		Limits:        &limits,
