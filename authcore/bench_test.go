@@ -271,7 +271,7 @@ func BenchmarkUserSessionOverArgon2id(b *testing.B) {
 			s := benchService(b, func(o *Options) {
 				o.Hasher = NewHasher(DefaultArgon2Params, 1, time.Minute)
 				if hasher == "workers" {
-					if err := <-o.Hasher.UseWorkerProcesses(); err != nil {
+					if err := o.Hasher.UseWorkerProcesses(func(err error) { b.Error(err) }); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,6 +1,7 @@
 package authcore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,11 +13,13 @@ import (
 )
 
 // hashWorkerStart bounds how long a new worker may take to say hello, and
-// hashWorkerAnswer how long one derivation may take before the worker is
-// presumed stuck.
+// hashWorkerAnswer how long one derivation may take: an OWASP-cost hash
+// takes tens of milliseconds, so a worker that has not answered by then is
+// stuck, or starved of CPU by a machine saturated with other work (it runs
+// in the idle class), and the login is answered 503 rather than held.
 const (
 	hashWorkerStart  = 10 * time.Second
-	hashWorkerAnswer = time.Minute
+	hashWorkerAnswer = 10 * time.Second
 )
 
 // hashWorkerRetry is how long the pool waits after a worker failed to start
@@ -30,6 +33,10 @@ const hashWorkerRetry = time.Minute
 type hashWorkers struct {
 	exe  string // the executable a worker runs: this one
 	idle chan *hashWorker
+	// report, when set, hears why a worker could not start.
+	report func(error)
+	// answer bounds one derivation: hashWorkerAnswer.
+	answer time.Duration
 
 	mu     sync.Mutex
 	closed bool
@@ -45,7 +52,7 @@ type hashWorker struct {
 	buf []byte
 }
 
-func newHashWorkers(size int) (*hashWorkers, error) {
+func newHashWorkers(size int, report func(error)) (*hashWorkers, error) {
 	exe := "/proc/self/exe" // the running binary, even if an upgrade replaced the file
 	if runtime.GOOS != "linux" {
 		var err error
@@ -53,23 +60,39 @@ func newHashWorkers(size int) (*hashWorkers, error) {
 			return nil, fmt.Errorf("finding the executable for hash workers: %w", err)
 		}
 	}
-	return &hashWorkers{exe: exe, idle: make(chan *hashWorker, size)}, nil
+	return &hashWorkers{exe: exe, idle: make(chan *hashWorker, size), report: report, answer: hashWorkerAnswer}, nil
 }
 
+// errWorkerUnavailable wraps the errors after which a hash can still run
+// in-process: no worker could start, or the worker died.
+var errWorkerUnavailable = errors.New("hash worker unavailable")
+
 // derive runs one argon2id derivation in a worker. A worker that fails in
-// any way is stopped, and the error returned; the caller decides what then.
-func (p *hashWorkers) derive(password, salt []byte, params Argon2Params, keyLen uint32) ([]byte, error) {
+// any way is stopped. When no worker could start or the worker died, the
+// error wraps errWorkerUnavailable; when it did not answer within
+// p.answer, the error is a BusyError; when ctx ended, ctx's error.
+func (p *hashWorkers) derive(ctx context.Context, password, salt []byte, params Argon2Params, keyLen uint32) ([]byte, error) {
+	if keyLen == 0 || keyLen > maxWorkerKey || len(salt) > maxWorkerSalt || len(password) > maxWorkerPassword {
+		return nil, fmt.Errorf("%w: request out of range", errWorkerUnavailable)
+	}
 	w, err := p.get()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errWorkerUnavailable, err)
 	}
-	key, err := w.derive(hashRequest{params: params, keyLen: keyLen, salt: salt, password: password})
-	if err != nil {
-		w.stop()
-		return nil, err
+	key, err := w.derive(ctx, hashRequest{params: params, keyLen: keyLen, salt: salt, password: password}, p.answer)
+	switch {
+	case err == nil:
+		p.put(w)
+		return key, nil
+	case ctx.Err() != nil:
+		err = ctx.Err()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = errTooManyLogins()
+	default:
+		err = fmt.Errorf("%w: %w", errWorkerUnavailable, err)
 	}
-	p.put(w)
-	return key, nil
+	w.stop()
+	return nil, err
 }
 
 func (p *hashWorkers) get() (*hashWorker, error) {
@@ -79,9 +102,12 @@ func (p *hashWorkers) get() (*hashWorker, error) {
 	default:
 	}
 	p.mu.Lock()
-	wait := time.Until(p.noStartUntil)
+	closed, wait := p.closed, time.Until(p.noStartUntil)
 	p.mu.Unlock()
-	if wait > 0 {
+	switch {
+	case closed:
+		return nil, errors.New("hash workers stopped")
+	case wait > 0:
 		return nil, errors.New("starting hash worker: a recent start failed")
 	}
 	w, err := startHashWorker(p.exe)
@@ -89,6 +115,9 @@ func (p *hashWorkers) get() (*hashWorker, error) {
 		p.mu.Lock()
 		p.noStartUntil = time.Now().Add(hashWorkerRetry)
 		p.mu.Unlock()
+		if p.report != nil {
+			p.report(err)
+		}
 	}
 	return w, err
 }
@@ -129,15 +158,17 @@ func startHashWorker(exe string) (*hashWorker, error) {
 	// One hash at a time needs one scheduler thread.
 	cmd.Env = append(os.Environ(), hashWorkerEnv+"="+hashWorkerValue, "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, fmt.Errorf("starting hash worker: %w", err)
-	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("starting hash worker: %w", err)
 	}
 	cmd.Stdout = outW
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("starting hash worker: %w", err)
+	}
 	err = cmd.Start()
 	outW.Close()
 	if err != nil {
@@ -156,15 +187,23 @@ func startHashWorker(exe string) (*hashWorker, error) {
 	return w, nil
 }
 
-func (w *hashWorker) derive(req hashRequest) ([]byte, error) {
+func (w *hashWorker) derive(ctx context.Context, req hashRequest, timeout time.Duration) ([]byte, error) {
 	w.buf = appendHashRequest(w.buf[:0], req)
 	_, err := w.in.Write(w.buf)
 	clear(w.buf) // it held the password
 	if err != nil {
 		return nil, fmt.Errorf("sending to hash worker: %w", err)
 	}
+	// A caller that goes away ends the wait at once.
+	unwatch := context.AfterFunc(ctx, func() { _ = w.out.SetReadDeadline(time.Now()) })
 	key := make([]byte, req.keyLen)
-	if err := w.read(key, hashWorkerAnswer); err != nil {
+	err = w.read(key, timeout)
+	if !unwatch() {
+		// The deadline was moved, perhaps after this read: the caller
+		// stops this worker rather than hand it on.
+		return nil, context.Cause(ctx)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading from hash worker: %w", err)
 	}
 	return key, nil

@@ -2,10 +2,14 @@ package authcore
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,5 +40,42 @@ func TestWorkerProcessesAreSeparateAndRunInTheIdleClass(t *testing.T) {
 			t.Errorf("worker thread %s runs with policy %s at nice %s, want SCHED_IDLE or nice %d",
 				task.Name(), policy, nice, workerNice)
 		}
+	}
+}
+
+func TestAStarvedWorkerMakesTheHashBusyInsteadOfRunningInProcess(t *testing.T) {
+	h := workerHasher(t, 1)
+	h.workers.Load().answer = 200 * time.Millisecond
+	stalled := idleWorker(t, h)
+	// A stopped process answers nothing, like a worker starved of CPU.
+	if err := stalled.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.Hash(context.Background(), "pw")
+	var busy *BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("hash with a stalled worker: %v, want a BusyError", err)
+	}
+	// The stalled worker was stopped; the next hash gets a new one.
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatalf("hash after the stalled worker: %v", err)
+	}
+	if w := idleWorker(t, h); w == stalled {
+		t.Error("the stalled worker was handed on")
+	}
+}
+
+func TestACallerThatGoesAwayStopsWaitingForItsWorker(t *testing.T) {
+	h := workerHasher(t, 1)
+	stalled := idleWorker(t, h)
+	if err := stalled.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := h.Hash(ctx, "pw")
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("hash for a caller gone after 100ms: %v after %v", err, time.Since(start))
 	}
 }

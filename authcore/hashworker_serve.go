@@ -1,7 +1,6 @@
 package authcore
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,8 +33,9 @@ const (
 // executable may have been replaced by an upgrade since the parent started).
 var hashWorkerHello = [8]byte{'c', 'b', 'h', 'a', 's', 'h', 0, 1}
 
-// Request bounds: a worker refuses anything larger, so a corrupt request
-// cannot make it allocate without limit.
+// Request bounds. Salt and key lengths travel as one byte each; a worker
+// refuses a longer password or out-of-range parameters, so a corrupt
+// request cannot make it allocate without limit.
 const (
 	maxWorkerSalt     = 255
 	maxWorkerKey      = 255
@@ -43,9 +43,17 @@ const (
 )
 
 func init() {
-	if os.Getenv(hashWorkerEnv) == hashWorkerValue {
-		os.Exit(serveHashWorker(os.Stdin, os.Stdout))
+	if os.Getenv(hashWorkerEnv) != hashWorkerValue {
+		return
 	}
+	// A worker's input is the pipe from its parent. Anything else means the
+	// variable leaked into an operator's environment: say so rather than
+	// quietly not being Caddy.
+	if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		fmt.Fprintf(os.Stderr, "%s=%s is meant for cubeauth's hash workers only; unset it\n", hashWorkerEnv, hashWorkerValue)
+		os.Exit(2)
+	}
+	os.Exit(serveHashWorker(os.Stdin, os.Stdout))
 }
 
 // hashRequest is one key derivation. The password never leaves the two
@@ -61,12 +69,13 @@ type hashRequest struct {
 // parent exited or stopped the worker). It returns the process exit code.
 func serveHashWorker(in io.Reader, out io.Writer) int {
 	lowerProcessPriority()
-	r, w := bufio.NewReader(in), bufio.NewWriter(out)
-	if _, err := w.Write(hashWorkerHello[:]); err != nil || w.Flush() != nil {
+	if _, err := out.Write(hashWorkerHello[:]); err != nil {
 		return 1
 	}
 	for {
-		req, err := readHashRequest(r)
+		// Unbuffered, so that no copy of the password stays behind in a
+		// buffer once it is cleared.
+		req, err := readHashRequest(in)
 		if errors.Is(err, io.EOF) {
 			return 0
 		}
@@ -77,7 +86,7 @@ func serveHashWorker(in io.Reader, out io.Writer) int {
 		p := req.params
 		key := argon2.IDKey(req.password, req.salt, p.Time, p.MemoryKiB, p.Threads, req.keyLen)
 		clear(req.password)
-		if _, err := w.Write(key); err != nil || w.Flush() != nil {
+		if _, err := out.Write(key); err != nil {
 			return 1
 		}
 	}

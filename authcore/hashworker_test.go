@@ -15,10 +15,14 @@ import (
 func workerHasher(t *testing.T, concurrency int) *Hasher {
 	t.Helper()
 	h := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, concurrency, time.Second)
-	if err := <-h.UseWorkerProcesses(); err != nil {
-		t.Fatalf("starting workers: %v", err)
+	if err := h.UseWorkerProcesses(func(err error) { t.Errorf("starting a worker: %v", err) }); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
+	// Workers start on demand: one hash leaves one idle.
+	if _, err := h.Hash(context.Background(), "warm up"); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
@@ -48,7 +52,7 @@ func TestWorkerProcessesDeriveTheSameKeysAsArgon2id(t *testing.T) {
 	} {
 		salt := []byte("sixteen byte salt")
 		want := argon2.IDKey([]byte(c.password), salt, c.params.Time, c.params.MemoryKiB, c.params.Threads, c.keyLen)
-		got, err := h.workers.Load().derive([]byte(c.password), salt, c.params, c.keyLen)
+		got, err := h.workers.Load().derive(context.Background(), []byte(c.password), salt, c.params, c.keyLen)
 		if err != nil {
 			t.Fatalf("derive %+v: %v", c.params, err)
 		}
@@ -140,15 +144,20 @@ func TestHashWorkersRefuseMalformedRequests(t *testing.T) {
 }
 
 func TestAWorkerThatCannotStartIsNotRetriedForEveryHash(t *testing.T) {
-	p := &hashWorkers{exe: "/nonexistent/cubeauth", idle: make(chan *hashWorker, 1)}
+	var reported []error
+	p := &hashWorkers{exe: "/nonexistent/cubeauth", idle: make(chan *hashWorker, 1), report: func(err error) { reported = append(reported, err) }}
 	params := Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
-	_, first := p.derive([]byte("pw"), []byte("salt"), params, 32)
+	ctx := context.Background()
+	_, first := p.derive(ctx, []byte("pw"), []byte("salt"), params, 32)
 	if first == nil || !strings.Contains(first.Error(), "no such file") {
 		t.Fatalf("first derive: %v, want the start failure", first)
 	}
-	_, second := p.derive([]byte("pw"), []byte("salt"), params, 32)
+	_, second := p.derive(ctx, []byte("pw"), []byte("salt"), params, 32)
 	if second == nil || !strings.Contains(second.Error(), "a recent start failed") {
 		t.Fatalf("second derive: %v, want a refusal without another start", second)
+	}
+	if len(reported) != 1 {
+		t.Fatalf("%d start failures reported, want 1: %v", len(reported), reported)
 	}
 	// The Hasher answers in-process meanwhile.
 	h := NewHasher(params, 1, time.Second)

@@ -71,29 +71,21 @@ func NewHasher(params Argon2Params, concurrency int, wait time.Duration) *Hasher
 }
 
 // UseWorkerProcesses moves the hashing into child processes: copies of this
-// executable that only derive keys, at the lowest CPU priority, started as
-// needed up to the Hasher's concurrency. The first one starts in the
-// background, since starting takes a good part of a second: the returned
-// channel gets nil when it is ready, or the error if it could not start.
-// Until a worker is ready, and whenever one fails, hashes run in-process.
-func (h *Hasher) UseWorkerProcesses() <-chan error {
-	started := make(chan error, 1)
-	workers, err := newHashWorkers(cap(h.turns))
+// executable that only derive keys, in the kernel's idle CPU class, started
+// on demand up to the Hasher's concurrency. When a worker cannot start,
+// report (if not nil) hears why, and hashes run in-process for a minute
+// before the next try; a hash whose worker dies runs in-process too. A
+// worker that does not answer within 10 seconds (starved by a saturated
+// machine) makes the hash fail with a BusyError.
+func (h *Hasher) UseWorkerProcesses(report func(error)) error {
+	workers, err := newHashWorkers(cap(h.turns), report)
 	if err != nil {
-		started <- err
-		return started
+		return err
 	}
 	if old := h.workers.Swap(workers); old != nil {
 		old.close()
 	}
-	go func() {
-		w, err := workers.get()
-		if err == nil {
-			workers.put(w)
-		}
-		started <- err
-	}()
-	return started
+	return nil
 }
 
 // Close stops the worker processes, if any; the Hasher goes on in-process.
@@ -104,13 +96,14 @@ func (h *Hasher) Close() {
 }
 
 // deriveKey is argon2id, in a worker process when there are any.
-func (h *Hasher) deriveKey(password, salt []byte, p Argon2Params, keyLen uint32) []byte {
+func (h *Hasher) deriveKey(ctx context.Context, password, salt []byte, p Argon2Params, keyLen uint32) ([]byte, error) {
 	if workers := h.workers.Load(); workers != nil {
-		if key, err := workers.derive(password, salt, p, keyLen); err == nil {
-			return key
+		key, err := workers.derive(ctx, password, salt, p, keyLen)
+		if !errors.Is(err, errWorkerUnavailable) {
+			return key, err
 		}
 	}
-	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, keyLen), nil
 }
 
 // Hash returns a PHC-formatted argon2id hash of password.
@@ -119,14 +112,22 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	return h.hashLocked(password), nil
+	salt, secret := newSalt(), []byte(password)
+	defer clear(secret)
+	key, err := h.deriveKey(ctx, secret, salt, h.params, keyLen)
+	if err != nil {
+		return "", err
+	}
+	return encodePHC(h.params, salt, key), nil
 }
 
-func (h *Hasher) hashLocked(password string) string {
+func newSalt() []byte {
 	salt := make([]byte, saltLen)
 	rand.Read(salt)
-	p := h.params
-	key := h.deriveKey([]byte(password), salt, p, keyLen)
+	return salt
+}
+
+func encodePHC(p Argon2Params, salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -142,10 +143,10 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, weak
 	}
 	defer h.release()
 	if encoded == "" {
-		h.compareLocked(h.dummyHash(), password)
-		return false, false, nil
+		_, _, err := h.compareLocked(ctx, h.dummyHash(), password)
+		return false, false, err
 	}
-	ok, p, err := h.compareLocked(encoded, password)
+	ok, p, err := h.compareLocked(ctx, encoded, password)
 	if err != nil {
 		return false, false, err
 	}
@@ -160,17 +161,28 @@ func (h *Hasher) VerifyNobody(ctx context.Context, password string) error {
 	return err
 }
 
+// dummyHash is the hash that unknown users are compared against; made once,
+// in-process.
 func (h *Hasher) dummyHash() string {
-	h.dummyOnce.Do(func() { h.dummy = h.hashLocked("cubeauth dummy password") })
+	h.dummyOnce.Do(func() {
+		p, salt := h.params, newSalt()
+		key := argon2.IDKey([]byte("cubeauth dummy password"), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+		h.dummy = encodePHC(p, salt, key)
+	})
 	return h.dummy
 }
 
-func (h *Hasher) compareLocked(encoded, password string) (bool, Argon2Params, error) {
+func (h *Hasher) compareLocked(ctx context.Context, encoded, password string) (bool, Argon2Params, error) {
 	p, salt, want, err := parsePHC(encoded)
 	if err != nil {
 		return false, p, err
 	}
-	got := h.deriveKey([]byte(password), salt, p, uint32(len(want)))
+	secret := []byte(password)
+	defer clear(secret)
+	got, err := h.deriveKey(ctx, secret, salt, p, uint32(len(want)))
+	if err != nil {
+		return false, p, err
+	}
 	return subtle.ConstantTimeCompare(got, want) == 1, p, nil
 }
 

@@ -176,12 +176,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	hasher := authcore.NewHasher(h.Argon2.params(), concurrency, wait)
 	if !h.HashInProcess {
-		started, logger := hasher.UseWorkerProcesses(), h.logger
-		go func() {
-			if err := <-started; err != nil {
-				logger.Warn("password hashing falls back to Caddy's own process", zap.Error(err))
-			}
-		}()
+		// Workers start at the first login, so Provision (and caddy
+		// validate) starts no process.
+		logger := h.logger
+		err := hasher.UseWorkerProcesses(func(err error) {
+			logger.Warn("hash worker could not start; hashing in Caddy's process for a minute", zap.Error(err))
+		})
+		if err != nil {
+			h.logger.Warn("password hashing stays in Caddy's process", zap.Error(err))
+		}
 	}
 	h.service = authcore.New(st, authcore.Options{
 		Limits:        &limits,
