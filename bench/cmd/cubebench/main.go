@@ -59,6 +59,7 @@ type config struct {
 	pauseMs   int
 	stormX    float64
 	stormKey  string
+	stormSpin bool
 	admin     string
 	options   string
 	createC   int
@@ -84,6 +85,7 @@ func main() {
 	flag.IntVar(&cfg.pauseMs, "paced-pause", 4, "pause in ms before each paced request on a connection")
 	flag.Float64Var(&cfg.stormX, "storm-x", 10, "login storm rate, as a multiple of the raw argon2id rate")
 	flag.StringVar(&cfg.stormKey, "storm-auth-key", "", "auth key the storm sends (default: the right one, so each login costs a hash turn; a wrong one measures the storm's HTTP cost alone)")
+	flag.BoolVar(&cfg.stormSpin, "storm-spin", false, "during the storm, also spin a thread in the idle CPU class (with -storm-x 0: only that), to measure what sharing the CPUs with background work costs B1")
 	flag.StringVar(&cfg.admin, "admin", "off", "Caddy's admin address, e.g. 127.0.0.1:2999 to take profiles at /debug/pprof/ during a run")
 	flag.StringVar(&cfg.options, "cubeauth", "", "extra cubeauth subdirectives for every server, separated by ';' (e.g. \"hash_concurrency 1\")")
 	flag.Parse()
@@ -452,7 +454,7 @@ func argon2Rate(n int, d time.Duration) float64 {
 func (b *bench) hashConcurrency() int {
 	for _, opt := range strings.Split(b.cfg.options, ";") {
 		if f := strings.Fields(opt); len(f) == 2 && f[0] == "hash_concurrency" {
-			if n, err := strconv.Atoi(f[1]); err == nil {
+			if n, err := strconv.Atoi(f[1]); err == nil && n > 0 {
 				return n
 			}
 		}
@@ -481,7 +483,7 @@ func (b *bench) stormPhase(c *caddyProc, token string) error {
 			var s *storm
 			var began time.Time
 			if withStorm {
-				s = startStorm(c.url(c.ports.b1, "/session"), cmp.Or(b.cfg.stormKey, benchAuthKey), "acct", b.cfg.accounts, rate)
+				s = startStorm(c.url(c.ports.b1, "/session"), cmp.Or(b.cfg.stormKey, benchAuthKey), "acct", b.cfg.accounts, rate, b.cfg.stormSpin)
 				began = time.Now()
 				time.Sleep(3 * time.Second) // let the hashing queue fill
 			}
@@ -525,6 +527,9 @@ func (b *bench) stormPhase(c *caddyProc, token string) error {
 	}
 	b.printf("Storm: wrong passwords for %d existing accounts in turn, open loop at %.0f logins/s = %g × the best raw argon2id rate measured in this run (%.1f/s, in the driver).\n\n",
 		b.cfg.accounts, rate, b.cfg.stormX, b.hashRate)
+	if b.cfg.stormSpin {
+		b.printf("During the storm the driver also spins one thread in the kernel's idle CPU class (`-storm-spin`).\n\n")
+	}
 	b.printf("| B1 | quiet (median) | during the storm (median) | change |\n|---|---:|---:|---:|\n")
 	row := func(name string, f func(sample) float64, isDur bool) {
 		q, s := pick(quiet, f), pick(stormy, f)

@@ -5,10 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // storm sends wrong-password logins at a fixed rate, whatever the answers'
@@ -24,10 +28,17 @@ type storm struct {
 }
 
 // startStorm starts sending rate logins per second to url with authKey for
-// the logins prefix0..prefix(accounts-1). Stop it with stop.
-func startStorm(url, authKey, prefix string, accounts int, rate float64) *storm {
+// the logins prefix0..prefix(accounts-1), and with spin also spins a thread
+// in the idle class. Stop it with stop.
+func startStorm(url, authKey, prefix string, accounts int, rate float64, spin bool) *storm {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &storm{cancel: cancel}
+	if spin {
+		s.wg.Go(func() { spinIdle(ctx) })
+	}
+	if rate <= 0 {
+		return s
+	}
 	client := &http.Client{
 		Timeout: 60 * time.Second,
 		Transport: &http.Transport{
@@ -86,3 +97,24 @@ func (s *storm) stop() {
 	s.cancel()
 	s.wg.Wait()
 }
+
+// spinIdle burns CPU on a thread of its own in the kernel's idle scheduling
+// class, as a hash worker does, until ctx ends: beside B1 it shows what
+// sharing the machine with any background computation costs, which is the
+// floor under what a login storm can cost once its hashing is kept there.
+func spinIdle(ctx context.Context) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		log.Printf("spin: cannot enter the idle class: %v", err)
+		return
+	}
+	for x := uint64(1); ctx.Err() == nil; {
+		for range 1 << 20 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		spinSink.Store(x)
+	}
+}
+
+var spinSink atomic.Uint64
