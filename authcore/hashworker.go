@@ -155,6 +155,7 @@ func (p *hashWorkers) close() {
 // and waits for its hello.
 func startHashWorker(exe string) (*hashWorker, error) {
 	cmd := exec.Command(exe)
+	cmd.Args[0] = "cubeauth-hash-worker" // what ps shows
 	// One hash at a time needs one scheduler thread.
 	cmd.Env = append(os.Environ(), hashWorkerEnv+"="+hashWorkerValue, "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
