@@ -397,26 +397,19 @@ type userSessionRef struct {
 // userSessions returns the entries of the user's session index with session
 // IDs above after, in ID order, at most limit of them (limit <= 0: all).
 func userSessions(txn *badger.Txn, appID, userID, after int64, limit int) ([]userSessionRef, error) {
-	prefix := key(prefixUserSessions, []int64{appID, userID}, "")
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = prefix
-	it := txn.NewIterator(opts)
-	defer it.Close()
 	var refs []userSessionRef
-	for it.Seek(userSessionKey(appID, userID, after+1)); it.ValidForPrefix(prefix); it.Next() {
+	prefix := key(prefixUserSessions, []int64{appID, userID}, "")
+	err := iterateFrom(txn, prefix, userSessionKey(appID, userID, after+1), func(k, v []byte) error {
 		if limit > 0 && len(refs) == limit {
-			break
+			return errChunkFull
 		}
-		item := it.Item()
-		err := item.Value(func(v []byte) error {
-			if h, ok := tokenHash(v); ok {
-				refs = append(refs, userSessionRef{id: lastID(item.Key()), h: h})
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+		if h, ok := tokenHash(v); ok {
+			refs = append(refs, userSessionRef{id: lastID(k), h: h})
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errChunkFull) {
+		return nil, err
 	}
 	return refs, nil
 }

@@ -41,11 +41,16 @@ func (s *Store) write(fn func(txn *badger.Txn) error) error {
 // key starts with prefix, in key order. Both slices are only valid during
 // the call.
 func iteratePrefix(txn *badger.Txn, prefix []byte, fn func(k, v []byte) error) error {
+	return iterateFrom(txn, prefix, prefix, fn)
+}
+
+// iterateFrom is iteratePrefix starting at the first key at or after from.
+func iterateFrom(txn *badger.Txn, prefix, from []byte, fn func(k, v []byte) error) error {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = prefix
 	it := txn.NewIterator(opts)
 	defer it.Close()
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+	for it.Seek(from); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
 		err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
 		if err != nil {
