@@ -39,6 +39,11 @@ type Options struct {
 	Now func() time.Time
 }
 
+// DefaultHashConcurrency is how many passwords a Hasher hashes at once
+// unless told otherwise: the CPU count less one (at least one), so that
+// hashing never takes every CPU from the proxied requests.
+func DefaultHashConcurrency() int { return max(1, runtime.NumCPU()-1) }
+
 func (o Options) withDefaults() Options {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 2 * time.Hour
@@ -56,7 +61,7 @@ func (o Options) withDefaults() Options {
 		o.CacheSize = 100_000
 	}
 	if o.Hasher == nil {
-		o.Hasher = NewHasher(DefaultArgon2Params, max(1, runtime.NumCPU()-1), 5*time.Second)
+		o.Hasher = NewHasher(DefaultArgon2Params, DefaultHashConcurrency(), 5*time.Second)
 	}
 	if o.Limits == nil {
 		l := DefaultLimits

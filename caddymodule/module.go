@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -166,9 +165,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.sockets = liveSockets.acquire(key, st)
 	concurrency := h.HashConcurrency
 	if concurrency <= 0 {
-		// Leave a CPU to the proxied requests: a login storm then slows
-		// logins, not the backend's traffic.
-		concurrency = max(1, runtime.NumCPU()-1)
+		concurrency = authcore.DefaultHashConcurrency()
 	}
 	wait := time.Duration(h.HashWait)
 	if wait <= 0 {

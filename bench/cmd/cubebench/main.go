@@ -459,7 +459,7 @@ func (b *bench) hashConcurrency() int {
 			}
 		}
 	}
-	return max(1, runtime.NumCPU()-1)
+	return authcore.DefaultHashConcurrency()
 }
 
 func (b *bench) stormPhase(c *caddyProc, token string) error {
