@@ -23,8 +23,7 @@ type Options struct {
 	CacheSize int
 	// Hasher hashes passwords. Default: argon2id with OWASP parameters, as
 	// many at once as there are CPUs less one (at least one), waiting at
-	// most 5s for a turn, in-process. The Service's Close stops its worker
-	// processes, if any.
+	// most 5s for a turn, in-process. Whoever made the Hasher closes it.
 	Hasher *Hasher
 	// Limits are the abuse limits. Default: DefaultLimits; set a Rate to
 	// its zero value to turn that limit off.

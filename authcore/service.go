@@ -43,11 +43,10 @@ func New(st store.Store, opts Options) *Service {
 	return s
 }
 
-// Close stops the Service from following store events and stops its
-// Hasher's worker processes.
+// Close stops the Service from following store events. It closes neither
+// the store nor the Hasher, which may serve other Services.
 func (s *Service) Close() {
 	s.unsubscribe()
-	s.hasher.Close()
 }
 
 // Store returns the store the Service works on.

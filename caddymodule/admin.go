@@ -86,7 +86,7 @@ func (api *operatorAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		if err := requireMethod(r, http.MethodGet); err != nil {
 			return err
 		}
-		return writeAdminJSON(w, http.StatusOK, map[string]any{"stores": emptyIfNil(runningServices.stores())})
+		return writeAdminJSON(w, http.StatusOK, map[string]any{"stores": emptyIfNil(runningStores())})
 	case seg[0] != "apps":
 		return adminError(http.StatusNotFound, "not found")
 	}
@@ -170,7 +170,7 @@ func (api *operatorAPI) serve(w http.ResponseWriter, r *http.Request) error {
 // service picks the service over the store that ?store= names, or the only
 // store in use.
 func (api *operatorAPI) service(r *http.Request) (*authcore.Service, error) {
-	svc, err := runningServices.lookup(r.URL.Query().Get("store"))
+	svc, err := lookupService(r.URL.Query().Get("store"))
 	var lerr *serviceLookupError
 	if errors.As(err, &lerr) {
 		status := http.StatusBadRequest

@@ -20,7 +20,7 @@ import (
 // endpoint does, and renders an error the way it does: {"error": "..."}.
 func adminCall(t *testing.T, ts *testServer, method, target, body string) response {
 	t.Helper()
-	target = withStore(target, ts.h.storeKey)
+	target = withStore(target, ts.h.engine.Name())
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
@@ -167,49 +167,36 @@ func TestAdminRoutesListUsersAndSessionsWithoutSecrets(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestAdminRegistryNeedsAStoreSelectorOnlyWithSeveralStores(t *testing.T) {
-	reg := &serviceRegistry{}
-	if _, err := reg.lookup(""); err == nil || !strings.Contains(err.Error(), "no cubeauth handler is running") {
-		t.Fatalf("empty registry: %v", err)
+	if _, err := lookupService(""); err == nil || !strings.Contains(err.Error(), "no cubeauth handler is running") {
+		t.Fatalf("no handler: %v", err)
 	}
-	a := newTestServer(t).h.service
-	b := newTestServer(t).h.service
-	offA := reg.register("badger:/a", a)
-	if got, err := reg.lookup(""); err != nil || got != a {
+	dir := t.TempDir()
+	a := &Handler{StorageRaw: badgerAt(dir), HashInProcess: true}
+	startHandlers(t, a)
+	if got, err := lookupService(""); err != nil || got != a.service {
 		t.Fatalf("one store: %v, %v", got, err)
 	}
-	offNewer := reg.register("badger:/a", b) // a reload's new handler
-	if got, _ := reg.lookup(""); got != b {
-		t.Fatal("the newest registration of a store is not preferred")
+	newer := &Handler{StorageRaw: badgerAt(dir), HashInProcess: true} // a reload's new handler
+	startHandlers(t, newer)
+	if got, _ := lookupService(""); got != newer.service {
+		t.Fatal("the newest handler of a store is not preferred")
 	}
-	offNewer()
-	offC := reg.register("postgres:postgres://ops:hunter2@db/cube", b)
-	if _, err := reg.lookup(""); err == nil || !strings.Contains(err.Error(), "?store=") {
+	if a.engine != newer.engine {
+		t.Fatal("two handlers over one directory have two engines")
+	}
+	if got := runningStores(); len(got) != 1 || got[0].Handlers != 2 {
+		t.Fatalf("stores %+v: want one with two handlers", got)
+	}
+	other := &Handler{StorageRaw: badgerAt(t.TempDir()), HashInProcess: true}
+	startHandlers(t, other)
+	if _, err := lookupService(""); err == nil || !strings.Contains(err.Error(), "?store=") {
 		t.Fatalf("two stores without a selector: %v", err)
 	}
-	if got, err := reg.lookup("postgres:postgres://ops:xxxxx@db/cube"); err != nil || got != b {
-		t.Fatalf("selecting by display name: %v, %v", got, err)
+	if got, err := lookupService(other.engine.Name()); err != nil || got != other.service {
+		t.Fatalf("selecting by name: %v, %v", got, err)
 	}
-	stores := reg.stores()
-	if len(stores) != 2 || strings.Contains(stores[1].Name, "hunter2") {
-		t.Fatalf("stores %+v: want two, no password", stores)
-	}
-	offA()
-	offC()
-	if len(reg.stores()) != 0 {
-		t.Fatal("unregistered stores are still listed")
-	}
-}
-
-func TestAdminStoreDisplayNameHidesPasswords(t *testing.T) {
-	for key, want := range map[string]string{
-		"badger:/var/lib/cubeauth":                          "badger:/var/lib/cubeauth",
-		"postgres:postgres://u:secret@db:5432/x":            "postgres:postgres://u:xxxxx@db:5432/x",
-		"postgres:postgres://db/x?password=secret&sslmode=": "postgres:postgres://db/x?password=xxxxx&sslmode=",
-		"postgres:host=db user=u password=secret dbname=x":  "postgres:host=db user=u password=xxxxx dbname=x",
-	} {
-		if got := storeDisplayName(key); got != want {
-			t.Errorf("storeDisplayName(%q) = %q, want %q", key, got, want)
-		}
+	if _, err := lookupService("badger:/nowhere"); err == nil || !strings.Contains(err.Error(), "no cubeauth store named") {
+		t.Fatalf("an unknown store: %v", err)
 	}
 }
 
@@ -249,8 +236,8 @@ func dashboardCallAs(t *testing.T, d *Dashboard, auth map[string]any, method, ta
 func TestDashboardHandlerServesOperatorsBehindAuthenticationFromItsOwnOrigin(t *testing.T) {
 	ts := newTestServer(t)
 	d := &Dashboard{api: &operatorAPI{logger: zap.NewNop()}}
-	apps := withStore("/cubeauth/apps", ts.h.storeKey)
-	patch := withStore("/cubeauth/apps/1", ts.h.storeKey)
+	apps := withStore("/cubeauth/apps", ts.h.engine.Name())
+	patch := withStore("/cubeauth/apps/1", ts.h.engine.Name())
 	for _, tt := range []struct {
 		name                 string
 		user, method, target string

@@ -24,14 +24,12 @@ import (
 func benchHandler(b *testing.B, cacheSize int) (h *Handler, userToken, appToken string) {
 	b.Helper()
 	h = &Handler{
-		Storage:          &StorageConfig{Path: b.TempDir()},
+		StorageRaw:       badgerAt(b.TempDir()),
 		Argon2:           &Argon2Config{MemoryKiB: 64, Time: 1}, // setup only: no login is measured here
 		SessionCacheSize: cacheSize,
-		Limits:           LimitsConfig{authcore.LimitSessionsPerIP: "off"},
+		Limits:           &LimitsConfig{SessionsPerIP: "off"},
 		Apps:             []AppConfig{{ID: 1, AuthKey: devKey, Stage: "development"}},
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	b.Cleanup(cancel)
 	// Without a Caddy config, Provision logs (Badger's debug lines too)
 	// through a development logger opened on os.Stderr; give it /dev/null,
 	// so that no log line splits a benchmark's result line.
@@ -40,12 +38,8 @@ func benchHandler(b *testing.B, cacheSize int) (h *Handler, userToken, appToken 
 		os.Stderr = null
 		defer null.Close()
 	}
-	err := h.Provision(ctx)
+	startHandlers(b, h)
 	os.Stderr = stderr
-	if err != nil {
-		b.Fatalf("provision: %v", err)
-	}
-	b.Cleanup(func() { _ = h.Cleanup() })
 	create := func(p authcore.Params) string {
 		res, err := h.service.CreateSession(context.Background(), authcore.SessionRequest{Params: p, ClientIP: "127.0.0.1"})
 		if err != nil {

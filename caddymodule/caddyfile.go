@@ -1,9 +1,11 @@
 package caddymodule
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -27,13 +29,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	cubeauth {
-//		storage badger <dir>            # default: Caddy's data dir + /cubeauth
+//		storage badger [<dir>] {        # default: Caddy's data dir + /cubeauth
+//			offline_grace <duration>    # cached sessions while the store fails, default 5m
+//		}
 //		storage postgres <dsn> {        # the block is optional
 //			max_conns <n>               # pool size, default 10
 //			connect_timeout <duration>  # default 5s
 //			query_timeout <duration>    # default 5s
 //			reconcile_interval <duration> # default 5s
-//			offline_grace <duration>    # cached sessions while unreachable, default 5m (badger too)
+//			offline_grace <duration>    # as for badger
 //		}
 //		session_ttl <duration>          # idle expiry, default 2h
 //		session_max_age <duration>      # absolute lifetime, default 720h
@@ -119,48 +123,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// parseStorage hands the rest of the storage line, and its block, to the
+// driver's own Caddyfile parser.
 func (h *Handler) parseStorage(d *caddyfile.Dispenser) error {
-	args := d.RemainingArgs()
-	if len(args) != 2 {
-		return d.Errf("storage takes a driver and a location: storage badger <dir> | storage postgres <dsn>")
+	if !d.NextArg() {
+		return d.Errf("storage takes a driver: storage badger [<dir>] | storage postgres <dsn>")
 	}
-	cfg := &StorageConfig{Driver: args[0]}
-	switch args[0] {
-	case "badger":
-		cfg.Path = args[1]
-	case "postgres":
-		cfg.DSN = args[1]
-	default:
-		return d.Errf("unknown storage driver %q (badger or postgres)", args[0])
+	driver := d.Val()
+	mod, err := caddyfile.UnmarshalModule(d, "cubeauth.storage."+driver)
+	if err != nil {
+		return err
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		option := d.Val()
-		var err error
-		switch option {
-		case "max_conns":
-			err = parseInt(d, &cfg.MaxConns)
-			if err == nil && cfg.MaxConns < 1 {
-				err = d.Errf("max_conns must be at least 1")
-			}
-		case "connect_timeout":
-			err = parseDuration(d, &cfg.ConnectTimeout)
-		case "query_timeout":
-			err = parseDuration(d, &cfg.QueryTimeout)
-		case "reconcile_interval":
-			err = parseDuration(d, &cfg.ReconcileInterval)
-		case "offline_grace":
-			err = parseDuration(d, &cfg.OfflineGrace)
-		default:
-			err = d.Errf("unknown storage option %q", option)
-		}
-		if err != nil {
-			return err
-		}
-		if cfg.Driver == "badger" && option != "offline_grace" {
-			return d.Errf("storage option %s applies to postgres only", option)
-		}
-	}
-	h.Storage = cfg
+	h.StorageRaw = caddyconfig.JSONModuleObject(mod, "driver", driver, nil)
 	return nil
 }
 
@@ -169,21 +143,22 @@ func (h *Handler) parseLimits(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	if h.Limits == nil {
-		h.Limits = LimitsConfig{}
+		h.Limits = &LimitsConfig{}
 	}
+	var scratch authcore.Limits
+	fields := h.Limits.fields(&scratch)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
-		var value string
-		if err := parseString(d, &value); err != nil {
+		i := slices.IndexFunc(fields, func(f limitField) bool { return f.name == name })
+		if i < 0 {
+			return d.Errf("unknown limit %q", name)
+		}
+		if err := parseString(d, fields[i].config); err != nil {
 			return err
 		}
-		if _, err := authcore.ParseRate(value); err != nil {
+		if _, err := authcore.ParseRate(*fields[i].config); err != nil {
 			return d.Errf("limit %s: %v", name, err)
 		}
-		h.Limits[name] = value
-	}
-	if _, err := h.Limits.limits(); err != nil {
-		return d.Err(err.Error())
 	}
 	return nil
 }
@@ -213,7 +188,7 @@ func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	app := AppConfig{ID: FlexInt(id)}
+	app := AppConfig{ID: id}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
 		switch d.Val() {

@@ -1,74 +1,10 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/cubeauth/cubeauth/authcore"
 )
-
-// FlexInt is an integer that JSON may give as a number or a string, as
-// ConnectyCube clients send application IDs both ways.
-type FlexInt int64
-
-// UnmarshalJSON accepts 42 and "42".
-func (f *FlexInt) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("not an integer: %s", b)
-	}
-	*f = FlexInt(n)
-	return nil
-}
-
-// MarshalJSON writes a JSON number.
-func (f FlexInt) MarshalJSON() ([]byte, error) {
-	return json.Marshal(int64(f))
-}
-
-// StorageConfig says where cubeauth keeps its data.
-type StorageConfig struct {
-	// Driver is "badger" (embedded, the default) or "postgres".
-	Driver string `json:"driver,omitempty"`
-	// Path is Badger's data directory. Default: Caddy's data directory +
-	// "/cubeauth". Placeholders are replaced.
-	Path string `json:"path,omitempty"`
-	// DSN is the PostgreSQL connection string. Placeholders such as
-	// {env.DATABASE_URL} are replaced.
-	DSN string `json:"dsn,omitempty"`
-	// MaxConns bounds the PostgreSQL connection pool; each node also keeps
-	// one listener connection. Default: 10.
-	MaxConns int `json:"max_conns,omitempty"`
-	// ConnectTimeout bounds establishing a PostgreSQL connection.
-	// Default: 5s.
-	ConnectTimeout caddy.Duration `json:"connect_timeout,omitempty"`
-	// QueryTimeout bounds every PostgreSQL operation, so that an
-	// unreachable database answers 503 instead of hanging. Default: 5s.
-	QueryTimeout caddy.Duration `json:"query_timeout,omitempty"`
-	// ReconcileInterval is how often a PostgreSQL node reads the other
-	// nodes' changes without being notified: the longest a lost
-	// notification leaves a cache stale. Default: 5s.
-	ReconcileInterval caddy.Duration `json:"reconcile_interval,omitempty"`
-	// OfflineGrace is how long sessions already in a node's cache keep
-	// working while the store is unreachable; after it they are answered
-	// 503 until the store is back. Any driver. Default: 5m.
-	OfflineGrace caddy.Duration `json:"offline_grace,omitempty"`
-}
-
-// offlineGrace is the configured grace, zero (authcore's default) when
-// there is no storage config.
-func (c *StorageConfig) offlineGrace() time.Duration {
-	if c == nil {
-		return 0
-	}
-	return time.Duration(c.OfflineGrace)
-}
 
 // Argon2Config is the argon2id cost of new password hashes.
 type Argon2Config struct {
@@ -89,33 +25,64 @@ func (c *Argon2Config) params() authcore.Argon2Params {
 	return p
 }
 
-// LimitsConfig overrides abuse limits by name, each "<count>/<duration>"
-// or "off": failures_per_account_ip, failures_per_account, failures_per_ip,
-// sessions_per_ip, sessions_per_app, signups_per_ip, signups_per_app.
-type LimitsConfig map[string]string
+// LimitsConfig overrides abuse limits. Each is "<count>/<duration>"
+// (such as "10/15m") or "off"; an empty field keeps the default.
+type LimitsConfig struct {
+	// FailuresPerAccountIP bounds wrong passwords for one account from one
+	// client IP. Default: 10/15m.
+	FailuresPerAccountIP string `json:"failures_per_account_ip,omitempty"`
+	// FailuresPerAccount bounds wrong passwords for one account from
+	// everywhere (NIST 800-63B: at most 100). Default: 100/1h.
+	FailuresPerAccount string `json:"failures_per_account,omitempty"`
+	// FailuresPerIP bounds wrong passwords and unknown logins from one
+	// client IP. Default: 100/15m.
+	FailuresPerIP string `json:"failures_per_ip,omitempty"`
+	// SessionsPerIP bounds session creations from one client IP.
+	// Default: 600/1m.
+	SessionsPerIP string `json:"sessions_per_ip,omitempty"`
+	// SessionsPerApp bounds session creations for one app. Default: off.
+	SessionsPerApp string `json:"sessions_per_app,omitempty"`
+	// SignupsPerIP bounds user creations from one client IP.
+	// Default: 60/1m.
+	SignupsPerIP string `json:"signups_per_ip,omitempty"`
+	// SignupsPerApp bounds user creations for one app. Default: off.
+	SignupsPerApp string `json:"signups_per_app,omitempty"`
+}
+
+// fields pairs each configured limit with its name and its place in l.
+func (c *LimitsConfig) fields(l *authcore.Limits) []limitField {
+	return []limitField{
+		{"failures_per_account_ip", &c.FailuresPerAccountIP, &l.FailuresPerAccountIP},
+		{"failures_per_account", &c.FailuresPerAccount, &l.FailuresPerAccount},
+		{"failures_per_ip", &c.FailuresPerIP, &l.FailuresPerIP},
+		{"sessions_per_ip", &c.SessionsPerIP, &l.SessionsPerIP},
+		{"sessions_per_app", &c.SessionsPerApp, &l.SessionsPerApp},
+		{"signups_per_ip", &c.SignupsPerIP, &l.SignupsPerIP},
+		{"signups_per_app", &c.SignupsPerApp, &l.SignupsPerApp},
+	}
+}
+
+type limitField struct {
+	name   string
+	config *string
+	rate   *authcore.Rate
+}
 
 // limits applies the overrides to authcore.DefaultLimits.
-func (c LimitsConfig) limits() (authcore.Limits, error) {
+func (c *LimitsConfig) limits() (authcore.Limits, error) {
 	l := authcore.DefaultLimits
-	fields := map[string]*authcore.Rate{
-		authcore.LimitFailuresPerAccountIP: &l.FailuresPerAccountIP,
-		authcore.LimitFailuresPerAccount:   &l.FailuresPerAccount,
-		authcore.LimitFailuresPerIP:        &l.FailuresPerIP,
-		authcore.LimitSessionsPerIP:        &l.SessionsPerIP,
-		authcore.LimitSessionsPerApp:       &l.SessionsPerApp,
-		authcore.LimitSignupsPerIP:         &l.SignupsPerIP,
-		authcore.LimitSignupsPerApp:        &l.SignupsPerApp,
+	if c == nil {
+		return l, nil
 	}
-	for name, value := range c {
-		dst, ok := fields[name]
-		if !ok {
-			return l, fmt.Errorf("unknown limit %q", name)
+	for _, f := range c.fields(&l) {
+		if *f.config == "" {
+			continue
 		}
-		r, err := authcore.ParseRate(value)
+		r, err := authcore.ParseRate(*f.config)
 		if err != nil {
-			return l, fmt.Errorf("limit %s: %w", name, err)
+			return l, fmt.Errorf("limit %s: %w", f.name, err)
 		}
-		*dst = r
+		*f.rate = r
 	}
 	return l, nil
 }

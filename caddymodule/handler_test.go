@@ -37,7 +37,7 @@ type testServer struct {
 func newTestServer(t *testing.T, configure ...func(*Handler)) *testServer {
 	t.Helper()
 	h := &Handler{
-		Storage: &StorageConfig{Path: t.TempDir()},
+		StorageRaw: badgerAt(t.TempDir()),
 		// Cheap hashes keep tests fast; the format and code path are the same.
 		Argon2: &Argon2Config{MemoryKiB: 64, Time: 1},
 		Apps: []AppConfig{
@@ -48,15 +48,7 @@ func newTestServer(t *testing.T, configure ...func(*Handler)) *testServer {
 	for _, c := range configure {
 		c(h)
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	t.Cleanup(func() { _ = h.Cleanup() })
-	if err := h.Validate(); err != nil {
-		t.Fatalf("validate: %v", err)
-	}
+	startHandlers(t, h)
 	return &testServer{t: t, h: h}
 }
 

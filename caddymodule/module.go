@@ -5,12 +5,14 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -29,9 +31,10 @@ func init() {
 // login and users endpoints itself and forwards every other request to the
 // next handler with identity headers that clients cannot forge.
 type Handler struct {
-	// Storage says where apps, users and sessions are kept.
+	// StorageRaw is the storage driver, a cubeauth.storage module
+	// (badger or postgres): where apps, users and sessions are kept.
 	// Default: Badger in Caddy's data directory + "/cubeauth".
-	Storage *StorageConfig `json:"storage,omitempty"`
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=cubeauth.storage inline_key=driver"`
 	// SessionTTL is the idle expiry of a session, extended by every request.
 	// Default: 2h.
 	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
@@ -79,31 +82,36 @@ type Handler struct {
 	// t=2, p=1. Stored hashes keep their own parameters; weaker ones are
 	// upgraded at the next login.
 	Argon2 *Argon2Config `json:"argon2,omitempty"`
-	// Limits override the abuse limits (see LimitsConfig). Defaults: wrong
-	// passwords 10/15m per account and IP, 100/1h per account, 100/15m per
-	// IP; session creations 600/1m per IP; signups 60/1m per IP.
-	Limits LimitsConfig `json:"limits,omitempty"`
+	// Limits override the abuse limits; each field documents its default.
+	Limits *LimitsConfig `json:"limits,omitempty"`
 	// Apps are declared here; their fields are authoritative on every load.
 	// Apps may also be created at runtime through the admin API.
 	Apps []AppConfig `json:"apps,omitempty"`
 
-	service  *authcore.Service
-	storeKey string
-	// sockets closes the open WebSocket connections of ended sessions.
-	sockets *socketRegistry
-	// unregister removes the service from the registry the admin API and
-	// dashboard read (registry.go).
-	unregister func()
-	logger     *zap.Logger
-	headers    identityHeaders
+	storage   Storage
+	engine    *engine
+	hasherKey string
+	apps      []configApp
+	opts      authcore.Options
+	logger    *zap.Logger
+	headers   identityHeaders
 	// corsOrigins is nil when every origin is allowed.
 	corsOrigins map[string]bool
+
+	// Set when the config starts (App.Start), before ready.
+	service       *authcore.Service
+	sockets       *socketRegistry
+	removeService func()
+	// ready is set, and started closed, once the handler may serve.
+	// (A pointer, as Caddy copies a Handler value for its module info.)
+	ready   *atomic.Bool
+	started chan struct{}
 }
 
 // AppConfig declares an application.
 type AppConfig struct {
-	// ID is the application ID, a positive integer (a JSON number or string).
-	ID FlexInt `json:"id"`
+	// ID is the application ID, a positive integer.
+	ID int64 `json:"id"`
 	// Name is a label for operators.
 	Name string `json:"name,omitempty"`
 	// AuthKey identifies the app's clients. A UUID for new apps; any string
@@ -131,10 +139,13 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens (or shares) the store, applies the configured apps and
-// starts the authentication service.
+// Provision checks the config, loads the storage driver and registers the
+// handler with the cubeauth app, which opens the store and applies the
+// declared apps when the config starts. Nothing here opens or writes a
+// store: caddy validate provisions every module.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.ready, h.started = new(atomic.Bool), make(chan struct{})
 	if err := initMetrics(ctx); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
@@ -148,66 +159,106 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			h.corsOrigins[o] = true
 		}
 	}
-	repl := caddy.NewReplacer()
-	apps, err := h.configApps(repl)
-	if err != nil {
+	var err error
+	if h.apps, err = h.configApps(caddy.NewReplacer()); err != nil {
 		return err
 	}
 	limits, err := h.Limits.limits()
 	if err != nil {
 		return err
 	}
-	st, key, err := acquireStore(ctx, h.Storage, repl)
+	if h.storage, err = h.loadStorage(ctx); err != nil {
+		return err
+	}
+	if h.engine, err = acquireEngine(h.storage); err != nil {
+		return err
+	}
+	hasher, hasherKey, err := acquireHasher(h.hasherSettings(), h.logger)
 	if err != nil {
 		return err
 	}
-	h.storeKey = key
-	h.sockets = liveSockets.acquire(key, st)
-	concurrency := h.HashConcurrency
-	if concurrency <= 0 {
-		concurrency = authcore.DefaultHashConcurrency()
-	}
-	wait := time.Duration(h.HashWait)
-	if wait <= 0 {
-		wait = 5 * time.Second
-	}
-	hasher := authcore.NewHasher(h.Argon2.params(), concurrency, wait)
-	if !h.HashInProcess {
-		// Workers start at the first login, so Provision (and caddy
-		// validate) starts no process.
-		logger := h.logger
-		err := hasher.UseWorkerProcesses(func(err error) {
-			logger.Warn("hash worker could not start; hashing in Caddy's process for a minute", zap.Error(err))
-		})
-		if err != nil {
-			h.logger.Warn("password hashing stays in Caddy's process", zap.Error(err))
-		}
-	}
-	h.service = authcore.New(st, authcore.Options{
+	h.hasherKey = hasherKey
+	h.opts = authcore.Options{
 		Limits:        &limits,
 		SessionTTL:    time.Duration(h.SessionTTL),
 		SessionMaxAge: time.Duration(h.SessionMaxAge),
 		GuestTTL:      time.Duration(h.GuestTTL),
 		CacheSize:     h.SessionCacheSize,
-		OfflineGrace:  h.Storage.offlineGrace(),
+		OfflineGrace:  h.storage.OfflineGrace(),
 		Hasher:        hasher,
-	})
-	declared := make([]int64, 0, len(apps))
-	for _, a := range apps {
-		declared = append(declared, a.app.ID)
-		if err := h.service.ApplyConfigApp(ctx, a.app, a.pinned); err != nil {
-			return fmt.Errorf("applying app %d: %w", a.app.ID, err)
-		}
-		if a.app.Stage == store.StageProduction && a.app.SessionWithoutUser == store.PermissionAllow {
-			h.logger.Warn("app is in production but creates users on first session",
-				zap.Int64("app_id", a.app.ID))
-		}
 	}
-	if err := h.service.UnpinUndeclaredApps(ctx, declared); err != nil {
-		return fmt.Errorf("releasing apps no longer in the config: %w", err)
+	app, err := ctx.App("cubeauth")
+	if err != nil {
+		return err
 	}
-	h.unregister = runningServices.register(h.storeKey, h.service)
+	return app.(*App).register(h)
+}
+
+// loadStorage loads the configured driver, or the default Badger one.
+func (h *Handler) loadStorage(ctx caddy.Context) (Storage, error) {
+	if h.StorageRaw == nil {
+		s := new(BadgerStorage)
+		return s, s.Provision(ctx)
+	}
+	mod, err := ctx.LoadModule(h, "StorageRaw")
+	if err != nil {
+		return nil, fmt.Errorf("loading storage driver: %w", err)
+	}
+	return mod.(Storage), nil
+}
+
+func (h *Handler) hasherSettings() hasherSettings {
+	s := hasherSettings{
+		params:      h.Argon2.params(),
+		concurrency: h.HashConcurrency,
+		wait:        time.Duration(h.HashWait),
+		inProcess:   h.HashInProcess,
+	}
+	if s.concurrency <= 0 {
+		s.concurrency = authcore.DefaultHashConcurrency()
+	}
+	if s.wait <= 0 {
+		s.wait = 5 * time.Second
+	}
+	return s
+}
+
+// start opens the store (shared with every other handler over it) and
+// starts the handler's service. The handler serves after serve.
+func (h *Handler) start() error {
+	st, sockets, err := h.engine.open(h.logger)
+	if err != nil {
+		return err
+	}
+	h.service = authcore.New(st, h.opts)
+	h.sockets = sockets
+	h.removeService = h.engine.addService(h.service)
 	return nil
+}
+
+// serve lets requests through, once the declared apps are applied.
+func (h *Handler) serve() {
+	h.ready.Store(true)
+	close(h.started)
+}
+
+// startWait bounds how long a request that arrives before the config has
+// started waits for it: Caddy starts its apps in no fixed order, so the
+// HTTP server may take requests a moment before cubeauth has opened the
+// store.
+const startWait = 10 * time.Second
+
+// awaitStart waits for serve; false means the request must be refused.
+func (h *Handler) awaitStart(r *http.Request) bool {
+	timer := time.NewTimer(startWait)
+	defer timer.Stop()
+	select {
+	case <-h.started:
+		return true
+	case <-timer.C:
+	case <-r.Context().Done():
+	}
+	return false
 }
 
 type configApp struct {
@@ -221,7 +272,7 @@ func (h *Handler) configApps(repl *caddy.Replacer) ([]configApp, error) {
 	seen := map[int64]bool{}
 	var out []configApp
 	for _, ac := range h.Apps {
-		id := int64(ac.ID)
+		id := ac.ID
 		if id <= 0 {
 			return nil, fmt.Errorf("app id must be a positive integer")
 		}
@@ -288,25 +339,33 @@ func (h *Handler) Validate() error {
 }
 
 // Cleanup stops the service and releases the store (closed when no other
-// config still uses it). Only what Provision acquired is released.
+// config still uses it) and the hasher. Only what Provision acquired is
+// released: Cleanup also runs after a failed Provision.
 func (h *Handler) Cleanup() error {
-	if h.unregister != nil {
-		h.unregister()
+	if h.removeService != nil {
+		h.removeService()
 	}
 	if h.service != nil {
 		h.service.Close()
 	}
-	if h.storeKey != "" {
-		liveSockets.release(h.storeKey)
-		return releaseStore(h.storeKey)
+	var errs []error
+	if h.hasherKey != "" {
+		errs = append(errs, releaseHasher(h.hasherKey))
 	}
-	return nil
+	if h.engine != nil {
+		errs = append(errs, releaseEngine(h.engine))
+	}
+	return errors.Join(errs...)
 }
 
 // ServeHTTP answers the terminated endpoints and guards everything else.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// Nothing the client sends may pose as identity, on any path.
 	h.headers.strip(r.Header)
+	if !h.ready.Load() && !h.awaitStart(r) {
+		h.writeError(w, r, authcore.ErrUnavailable)
+		return nil
+	}
 	if ep := h.endpointFor(r); ep != nil {
 		h.serveEndpoint(w, r, ep)
 		return nil

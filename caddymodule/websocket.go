@@ -14,56 +14,28 @@ import (
 	"github.com/cubeauth/cubeauth/store"
 )
 
-// liveSockets tracks the WebSocket connections cubeauth let through, per
-// store, so that ending a session also closes its open connections — a
-// revoked token is then not only refused at the next upgrade but cut off
-// at once. The registry of a store lives as long as a handler uses the
-// store, so connections opened before a reload are still watched after it.
-var liveSockets = &socketRegistries{byStore: map[string]*socketRegistry{}}
-
-type socketRegistries struct {
-	mu      sync.Mutex
-	byStore map[string]*socketRegistry
-}
-
-// socketRegistry holds the open connections over one store.
+// socketRegistry holds the WebSocket connections cubeauth let through over
+// one store, so that ending a session also closes its open connections: a
+// revoked token is then not only refused at the next upgrade but cut off at
+// once. It lives in the store's engine, so connections opened before a
+// reload are still watched after it.
 type socketRegistry struct {
 	st          store.Store
-	handlers    int // handlers using this registry; guarded by socketRegistries.mu
 	unsubscribe func()
 
 	mu    sync.Mutex
 	conns map[*trackedConn]authcore.Identity
 }
 
-// acquire returns the registry of the store under key, creating it (and
-// subscribing to the store's events) for the first handler.
-func (rs *socketRegistries) acquire(key string, st store.Store) *socketRegistry {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	r := rs.byStore[key]
-	if r == nil {
-		r = &socketRegistry{st: st, conns: map[*trackedConn]authcore.Identity{}}
-		r.unsubscribe = st.Subscribe(r.onEvent)
-		rs.byStore[key] = r
-	}
-	r.handlers++
+// newSocketRegistry follows st's events until close.
+func newSocketRegistry(st store.Store) *socketRegistry {
+	r := &socketRegistry{st: st, conns: map[*trackedConn]authcore.Identity{}}
+	r.unsubscribe = st.Subscribe(r.onEvent)
 	return r
 }
 
-// release drops a handler's use; the last one unsubscribes.
-func (rs *socketRegistries) release(key string) {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	r := rs.byStore[key]
-	if r == nil {
-		return
-	}
-	if r.handlers--; r.handlers == 0 {
-		r.unsubscribe()
-		delete(rs.byStore, key)
-	}
-}
+// close stops following the store's events.
+func (r *socketRegistry) close() { r.unsubscribe() }
 
 // onEvent closes the connections whose session the event ended.
 func (r *socketRegistry) onEvent(ev store.Event) {

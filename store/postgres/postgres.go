@@ -270,3 +270,14 @@ func (s *Store) Close() error {
 
 // Interface guard.
 var _ store.Store = (*Store)(nil)
+
+// Describe names the database a connection string points at without its
+// credentials, "user@host:port/database", without connecting. It fails when
+// the string does not parse, and then says nothing about the string.
+func Describe(dsn string) (string, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "", errors.New("the connection string is not a valid postgres:// URL or key=value list")
+	}
+	return describe(cfg), nil
+}

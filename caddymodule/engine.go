@@ -1,0 +1,136 @@
+package caddymodule
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// engines holds one engine per store, keyed by the driver's StoreID.
+// Badger allows one opener per directory and Caddy provisions a new config
+// before it cleans up the old one, so overlapping configs share one engine.
+var engines = caddy.NewUsagePool()
+
+// engineOrder numbers engines in the order they were created, so that
+// operators see the stores in a stable order.
+var engineOrder atomic.Int64
+
+// engine is everything cubeauth keeps per store: the open store, the
+// registry of the WebSocket connections let through over it, and the
+// services of the handlers that use it. It is created unopened when a
+// config is provisioned and opened when the first config using it starts,
+// so that caddy validate never opens a store.
+type engine struct {
+	storage Storage
+	order   int64
+
+	mu       sync.Mutex
+	st       store.Store // nil until opened
+	sockets  *socketRegistry
+	services []*authcore.Service // of running handlers, oldest first
+}
+
+// acquireEngine returns the engine of the driver's store, creating it
+// unopened for the first handler. Release it with releaseEngine.
+func acquireEngine(s Storage) (*engine, error) {
+	val, _, err := engines.LoadOrNew(s.StoreID(), func() (caddy.Destructor, error) {
+		return &engine{storage: s, order: engineOrder.Add(1)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return val.(*engine), nil
+}
+
+// releaseEngine drops a handler's use; the last one closes the store.
+func releaseEngine(e *engine) error {
+	_, err := engines.Delete(e.storage.StoreID())
+	return err
+}
+
+// Name names the store for operators.
+func (e *engine) Name() string { return e.storage.StoreName() }
+
+// open opens the store once; later calls return the open store.
+func (e *engine) open(logger *zap.Logger) (store.Store, *socketRegistry, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st == nil {
+		st, err := e.storage.OpenStore(logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		e.st = st
+		e.sockets = newSocketRegistry(st)
+	}
+	return e.st, e.sockets, nil
+}
+
+// addService registers a running handler's service; the returned func
+// removes it.
+func (e *engine) addService(svc *authcore.Service) (remove func()) {
+	e.mu.Lock()
+	e.services = append(e.services, svc)
+	e.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			e.mu.Lock()
+			e.services = slices.DeleteFunc(e.services, func(s *authcore.Service) bool { return s == svc })
+			e.mu.Unlock()
+		})
+	}
+}
+
+// newestService is the service of the newest running handler over the
+// store, or nil when none runs. During a reload the new config's handlers
+// start before the old ones stop, so the newest is always a live one.
+func (e *engine) newestService() (*authcore.Service, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.services) == 0 {
+		return nil, 0
+	}
+	return e.services[len(e.services)-1], len(e.services)
+}
+
+// Destruct stops watching sockets and closes the store, if it was opened.
+func (e *engine) Destruct() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st == nil {
+		return nil
+	}
+	e.sockets.close()
+	if err := e.st.Close(); err != nil {
+		return fmt.Errorf("closing store %s: %w", e.Name(), err)
+	}
+	return nil
+}
+
+// runningEngines lists the engines that serve at least one running
+// handler, in the order they were created.
+func runningEngines() []*engine {
+	var out []*engine
+	engines.Range(func(_, val any) bool {
+		if e := val.(*engine); e.running() {
+			out = append(out, e)
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b *engine) int { return int(a.order - b.order) })
+	return out
+}
+
+func (e *engine) running() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.services) > 0
+}
