@@ -134,3 +134,25 @@ func (e *engine) running() bool {
 	defer e.mu.Unlock()
 	return len(e.services) > 0
 }
+
+// RunningStore is a store in use by running cubeauth handlers, as the
+// operator surface (admin API, dashboard) sees it.
+type RunningStore struct {
+	// Name is the store's readable name, without secrets.
+	Name string
+	// Handlers is how many running handlers use it.
+	Handlers int
+	// Service is the newest running handler's service over the store.
+	Service *authcore.Service
+}
+
+// RunningStores lists the stores in use, in the order they were opened.
+func RunningStores() []RunningStore {
+	var out []RunningStore
+	for _, e := range runningEngines() {
+		if svc, n := e.newestService(); svc != nil {
+			out = append(out, RunningStore{Name: e.Name(), Handlers: n, Service: svc})
+		}
+	}
+	return out
+}

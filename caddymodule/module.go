@@ -1,4 +1,5 @@
-// Package caddymodule is everything Caddy about cubeauth: the
+// Package caddymodule is everything Caddy about cubeauth: the cubeauth app,
+// the storage drivers (cubeauth.storage.*), the
 // http.handlers.cubeauth handler with its Caddyfile directive, the HTTP
 // endpoints that speak ConnectyCube's wire format, forwarding with identity
 // headers, and the shared store pool.

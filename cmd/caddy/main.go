@@ -6,7 +6,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/cubeauth/cubeauth/caddymodule"
+	_ "github.com/cubeauth/cubeauth/operator"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-package caddymodule
+package operator
 
 import (
 	"crypto/sha256"
@@ -66,6 +66,14 @@ func loadDashboardAssets() map[string]dashboardAsset {
 // own origin, and keeps it out of frames (clickjacking).
 const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// serveDashboard answers GET /cubeauth/ui and /cubeauth/ui/{file...}.
+func serveDashboard(w http.ResponseWriter, r *http.Request, _ target) error {
+	if !strings.HasSuffix(r.URL.Path, "/") && r.PathValue("file") == "" {
+		return serveDashboardAsset(w, r, "")
+	}
+	return serveDashboardAsset(w, r, "/"+r.PathValue("file"))
+}
 
 // serveDashboardAsset serves /cubeauth/ui/<name>; name is "" or starts with
 // "/".
@@ -138,7 +146,7 @@ func (Dashboard) CaddyModule() caddy.ModuleInfo {
 
 // Provision sets up the logger.
 func (d *Dashboard) Provision(ctx caddy.Context) error {
-	d.api = &operatorAPI{logger: ctx.Logger()}
+	d.api = newOperatorAPI(ctx.Logger())
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package caddymodule
+package operator
 
 import (
 	"bytes"
@@ -431,7 +431,7 @@ func adminRequestError(addr string, err error) error {
 }
 
 // The CLI decodes the admin API's answers into the types that encode them
-// (appView, userView and sessionView in admin.go).
+// (appView, userView and sessionView in views.go).
 
 // permission is what the tables show for session_without_user.
 func (a appView) permission() string {

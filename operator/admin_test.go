@@ -1,4 +1,4 @@
-package caddymodule
+package operator
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // endpoint does, and renders an error the way it does: {"error": "..."}.
 func adminCall(t *testing.T, ts *testServer, method, target, body string) response {
 	t.Helper()
-	target = withStore(target, ts.h.engine.Name())
+	target = withStore(target, ts.store)
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
@@ -171,28 +171,25 @@ func TestAdminRegistryNeedsAStoreSelectorOnlyWithSeveralStores(t *testing.T) {
 		t.Fatalf("no handler: %v", err)
 	}
 	dir := t.TempDir()
-	a := &Handler{StorageRaw: badgerAt(dir), HashInProcess: true}
-	startHandlers(t, a)
-	if got, err := lookupService(""); err != nil || got != a.service {
-		t.Fatalf("one store: %v, %v", got, err)
+	first := badgerHandler(dir)
+	startHandler(t, first)
+	one, err := lookupService("")
+	if err != nil {
+		t.Fatalf("one store: %v", err)
 	}
-	newer := &Handler{StorageRaw: badgerAt(dir), HashInProcess: true} // a reload's new handler
-	startHandlers(t, newer)
-	if got, _ := lookupService(""); got != newer.service {
+	startHandler(t, badgerHandler(dir)) // a reload's new handler
+	if newer, _ := lookupService(""); newer == one {
 		t.Fatal("the newest handler of a store is not preferred")
 	}
-	if a.engine != newer.engine {
-		t.Fatal("two handlers over one directory have two engines")
+	if got := runningStores(); len(got) != 1 || got[0].Handlers != 2 || got[0].Name != "badger:"+dir {
+		t.Fatalf("stores %+v: want badger:%s with two handlers", got, dir)
 	}
-	if got := runningStores(); len(got) != 1 || got[0].Handlers != 2 {
-		t.Fatalf("stores %+v: want one with two handlers", got)
-	}
-	other := &Handler{StorageRaw: badgerAt(t.TempDir()), HashInProcess: true}
-	startHandlers(t, other)
+	other := t.TempDir()
+	startHandler(t, badgerHandler(other))
 	if _, err := lookupService(""); err == nil || !strings.Contains(err.Error(), "?store=") {
 		t.Fatalf("two stores without a selector: %v", err)
 	}
-	if got, err := lookupService(other.engine.Name()); err != nil || got != other.service {
+	if got, err := lookupService("badger:" + other); err != nil || got == nil || got == one {
 		t.Fatalf("selecting by name: %v, %v", got, err)
 	}
 	if _, err := lookupService("badger:/nowhere"); err == nil || !strings.Contains(err.Error(), "no cubeauth store named") {
@@ -235,9 +232,9 @@ func dashboardCallAs(t *testing.T, d *Dashboard, auth map[string]any, method, ta
 
 func TestDashboardHandlerServesOperatorsBehindAuthenticationFromItsOwnOrigin(t *testing.T) {
 	ts := newTestServer(t)
-	d := &Dashboard{api: &operatorAPI{logger: zap.NewNop()}}
-	apps := withStore("/cubeauth/apps", ts.h.engine.Name())
-	patch := withStore("/cubeauth/apps/1", ts.h.engine.Name())
+	d := &Dashboard{api: newOperatorAPI(zap.NewNop())}
+	apps := withStore("/cubeauth/apps", ts.store)
+	patch := withStore("/cubeauth/apps/1", ts.store)
 	for _, tt := range []struct {
 		name                 string
 		user, method, target string

@@ -1,12 +1,13 @@
-package caddymodule
+package operator
 
 import (
 	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/caddymodule"
 )
 
 // The admin API and the dashboard are created without config and find the
-// store to work on among the running engines (engine.go), the way Caddy's
-// admin modules read shared pools.
+// store to work on among the stores of the running cubeauth handlers, the
+// way Caddy's admin modules read shared pools.
 
 // storeInfo names a store for operators.
 type storeInfo struct {
@@ -20,9 +21,8 @@ type storeInfo struct {
 // runningStores lists the stores in use, in the order they were opened.
 func runningStores() []storeInfo {
 	var out []storeInfo
-	for _, e := range runningEngines() {
-		_, n := e.newestService()
-		out = append(out, storeInfo{Name: e.Name(), Handlers: n})
+	for _, s := range caddymodule.RunningStores() {
+		out = append(out, storeInfo{Name: s.Name, Handlers: s.Handlers})
 	}
 	return out
 }
@@ -40,18 +40,16 @@ func (e *serviceLookupError) Error() string { return e.reason }
 // lookupService returns the newest service over the store that selector
 // names; with an empty selector, the only store in use.
 func lookupService(selector string) (*authcore.Service, error) {
-	running := runningEngines()
+	running := caddymodule.RunningStores()
 	switch {
 	case len(running) == 0:
 		return nil, &serviceLookupError{reason: "no cubeauth handler is running: load a config with a cubeauth handler", none: true}
 	case selector == "" && len(running) > 1:
 		return nil, &serviceLookupError{reason: "several cubeauth stores are in use: choose one with ?store= (see GET /cubeauth/stores)"}
 	}
-	for _, e := range running {
-		if selector == "" || selector == e.Name() {
-			if svc, _ := e.newestService(); svc != nil {
-				return svc, nil
-			}
+	for _, s := range running {
+		if selector == "" || selector == s.Name {
+			return s.Service, nil
 		}
 	}
 	return nil, &serviceLookupError{reason: "no cubeauth store named " + selector + " (see GET /cubeauth/stores)"}
