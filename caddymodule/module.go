@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/hashworker"
 	"github.com/cubeauth/cubeauth/store"
 )
 
@@ -176,11 +177,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		// Workers start at the first login, so Provision (and caddy
 		// validate) starts no process.
 		logger := h.logger
-		err := hasher.UseWorkerProcesses(func(err error) {
+		pool, err := hashworker.New(concurrency, func(err error) {
 			logger.Warn("hash worker could not start; hashing in Caddy's process for a minute", zap.Error(err))
 		})
 		if err != nil {
 			h.logger.Warn("password hashing stays in Caddy's process", zap.Error(err))
+		} else {
+			hasher.UseDeriver(pool)
 		}
 	}
 	h.service = authcore.New(st, authcore.Options{
