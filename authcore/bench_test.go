@@ -258,45 +258,35 @@ func BenchmarkCreateSession(b *testing.B) {
 	})
 }
 
-// BenchmarkUserSessionOverArgon2id measures what a user session costs
-// beyond the argon2id hash it contains, side by side: each iteration creates
-// one session for an existing user, then runs one raw argon2.IDKey with the
-// same parameters in this goroutine, timing each. Machine load changes both
+// benchUserSessionOverArgon2id measures what a user session costs beyond
+// the argon2id hash it contains, side by side: each iteration creates one
+// session for an existing user, then runs one raw argon2.IDKey with the same
+// parameters in this goroutine, timing each. Machine load changes both
 // alike, so overhead-% (session time / hash time − 1) holds still where the
-// two separate benchmarks drift apart. With hasher=workers the session's
-// hash runs in a worker process, as Caddy runs it by default.
-func BenchmarkUserSessionOverArgon2id(b *testing.B) {
-	for _, hasher := range []string{"in-process", "workers"} {
-		b.Run("hasher="+hasher, func(b *testing.B) {
-			s := benchService(b, func(o *Options) {
-				o.Hasher = NewHasher(DefaultArgon2Params, 1, time.Minute)
-				if hasher == "workers" {
-					if err := o.Hasher.UseWorkerProcesses(func(err error) { b.Error(err) }); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-			ctx := context.Background()
-			mustCreateSession(b, s, userSessionParams("alice")) // creates alice
-			p := DefaultArgon2Params
-			salt := make([]byte, saltLen)
-			rand.Read(salt)
-			var inSessions, inHashes time.Duration
-			for b.Loop() {
-				start := time.Now()
-				if _, err := s.CreateSession(ctx, SessionRequest{Params: userSessionParams("alice"), ClientIP: "127.0.0.1"}); err != nil {
-					b.Fatal(err)
-				}
-				mid := time.Now()
-				argon2.IDKey([]byte(benchPassword), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
-				inSessions, inHashes = inSessions+mid.Sub(start), inHashes+time.Since(mid)
-			}
-			n := float64(b.N)
-			b.ReportMetric(float64(inSessions.Microseconds())/n, "session-µs")
-			b.ReportMetric(float64(inHashes.Microseconds())/n, "argon2id-µs")
-			b.ReportMetric(100*(float64(inSessions)/float64(inHashes)-1), "overhead-%")
-		})
+// two separate benchmarks drift apart. BenchmarkUserSessionOverArgon2id
+// (bench_workers_test.go) runs it with h in-process and with worker
+// processes, as Caddy runs it by default.
+func benchUserSessionOverArgon2id(b *testing.B, h *Hasher) {
+	s := benchService(b, func(o *Options) { o.Hasher = h })
+	ctx := context.Background()
+	mustCreateSession(b, s, userSessionParams("alice")) // creates alice
+	p := DefaultArgon2Params
+	salt := make([]byte, saltLen)
+	rand.Read(salt)
+	var inSessions, inHashes time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := s.CreateSession(ctx, SessionRequest{Params: userSessionParams("alice"), ClientIP: "127.0.0.1"}); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		argon2.IDKey([]byte(benchPassword), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+		inSessions, inHashes = inSessions+mid.Sub(start), inHashes+time.Since(mid)
 	}
+	n := float64(b.N)
+	b.ReportMetric(float64(inSessions.Microseconds())/n, "session-µs")
+	b.ReportMetric(float64(inHashes.Microseconds())/n, "argon2id-µs")
+	b.ReportMetric(100*(float64(inSessions)/float64(inHashes)-1), "overhead-%")
 }
 
 // BenchmarkArgon2id is one raw argon2id hash with the OWASP parameters

@@ -26,10 +26,17 @@ type Argon2Params struct {
 // DefaultArgon2Params are OWASP's first recommendation: m=19 MiB, t=2, p=1.
 var DefaultArgon2Params = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1}
 
-// valid refuses parameters no honest hash uses, so that a corrupt record
-// cannot make one comparison allocate gigabytes or run for minutes.
-func (p Argon2Params) valid() bool {
+// Valid reports whether p are parameters an honest hash uses; others are
+// refused, so that a corrupt record cannot make one comparison allocate
+// gigabytes or run for minutes.
+func (p Argon2Params) Valid() bool {
 	return p.MemoryKiB > 0 && p.MemoryKiB <= 1<<20 && p.Time > 0 && p.Time <= 16 && p.Threads > 0
+}
+
+// IDKey is argon2id of password and salt with p, keyLen bytes long, in the
+// calling goroutine.
+func (p Argon2Params) IDKey(password, salt []byte, keyLen uint32) []byte {
+	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
 }
 
 const (
@@ -40,22 +47,25 @@ const (
 var errBadHash = errors.New("malformed password hash")
 
 // Hasher hashes and verifies passwords with argon2id. Each hash allocates
-// MemoryKiB, so at most a fixed number run at once; a caller that cannot get
-// a turn within the wait gets a BusyError instead of queueing forever.
-// After UseWorkerProcesses the hashes run in child processes at the lowest
-// CPU priority, away from the proxied requests.
+// MemoryKiB, so at most a fixed number run at once (the turns). A caller
+// that finds every turn taken queues when its expected wait fits in the
+// Hasher's wait and gets a BusyError at once otherwise (see admission.go).
+// Concurrent checks of one password against one hash share one comparison.
+// After UseDeriver the hashes run in the deriver (worker processes, away
+// from the proxied requests).
 type Hasher struct {
 	params Argon2Params
 	turns  chan struct{}
 	wait   time.Duration
-	// waiting counts callers queued for a turn. Past maxWaiters a caller is
-	// refused at once: in a storm a long queue only holds connections and
-	// timers for requests that will time out anyway.
-	waiting    atomic.Int64
-	maxWaiters int64
+	// queued counts callers waiting for a turn.
+	queued atomic.Int64
+	// meanHash is the moving average of a derivation's duration, in
+	// nanoseconds.
+	meanHash atomic.Int64
+	now      func() time.Time
 
-	// workers, when set, run the derivations in child processes.
-	workers atomic.Pointer[hashWorkers]
+	deriver     atomic.Pointer[KeyDeriver]
+	comparisons sharedCalls[comparison]
 
 	dummyOnce sync.Once
 	dummy     string
@@ -67,43 +77,9 @@ func NewHasher(params Argon2Params, concurrency int, wait time.Duration) *Hasher
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: params, turns: make(chan struct{}, concurrency), wait: wait, maxWaiters: 16 * int64(concurrency)}
-}
-
-// UseWorkerProcesses moves the hashing into child processes: copies of this
-// executable that only derive keys, in the kernel's idle CPU class, started
-// on demand up to the Hasher's concurrency. When a worker cannot start,
-// report (if not nil) hears why, and hashes run in-process for a minute
-// before the next try; a hash whose worker dies runs in-process too. A
-// worker that does not answer within 10 seconds (starved by a saturated
-// machine) makes the hash fail with a BusyError.
-func (h *Hasher) UseWorkerProcesses(report func(error)) error {
-	workers, err := newHashWorkers(cap(h.turns), report)
-	if err != nil {
-		return err
-	}
-	if old := h.workers.Swap(workers); old != nil {
-		old.close()
-	}
-	return nil
-}
-
-// Close stops the worker processes, if any; the Hasher goes on in-process.
-func (h *Hasher) Close() {
-	if w := h.workers.Swap(nil); w != nil {
-		w.close()
-	}
-}
-
-// deriveKey is argon2id, in a worker process when there are any.
-func (h *Hasher) deriveKey(ctx context.Context, password, salt []byte, p Argon2Params, keyLen uint32) ([]byte, error) {
-	if workers := h.workers.Load(); workers != nil {
-		key, err := workers.derive(ctx, password, salt, p, keyLen)
-		if !errors.Is(err, errWorkerUnavailable) {
-			return key, err
-		}
-	}
-	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, keyLen), nil
+	h := &Hasher{params: params, turns: make(chan struct{}, concurrency), wait: wait, now: time.Now}
+	h.meanHash.Store(int64(initialHashEstimate(params)))
+	return h
 }
 
 // Hash returns a PHC-formatted argon2id hash of password.
@@ -136,22 +112,37 @@ func encodePHC(p Argon2Params, salt, key []byte) string {
 // Verify reports whether password matches encoded, and whether encoded uses
 // weaker parameters than the Hasher's (so the caller may store a new hash).
 // An empty encoded hash (a user without a password) never matches, but costs
-// as much time as a real comparison.
+// as much time as a real comparison. Concurrent calls with the same encoded
+// hash and password share one comparison.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, weaker bool, err error) {
-	if err := h.acquire(ctx); err != nil {
+	c, _, err := h.comparisons.do(ctx, sharedKey(encoded, password), func(ctx context.Context) (comparison, error) {
+		return h.compare(ctx, encoded, password)
+	})
+	if err != nil || encoded == "" {
 		return false, false, err
+	}
+	weaker = c.params.MemoryKiB < h.params.MemoryKiB || c.params.Time < h.params.Time
+	return c.ok, weaker, nil
+}
+
+// comparison is the result of comparing a password with a hash.
+type comparison struct {
+	ok     bool
+	params Argon2Params
+}
+
+// compare takes a turn and compares password with encoded, or with the
+// dummy hash when encoded is empty.
+func (h *Hasher) compare(ctx context.Context, encoded, password string) (comparison, error) {
+	if err := h.acquire(ctx); err != nil {
+		return comparison{}, err
 	}
 	defer h.release()
 	if encoded == "" {
-		_, _, err := h.compareLocked(ctx, h.dummyHash(), password)
-		return false, false, err
+		encoded = h.dummyHash()
 	}
 	ok, p, err := h.compareLocked(ctx, encoded, password)
-	if err != nil {
-		return false, false, err
-	}
-	weaker = p.MemoryKiB < h.params.MemoryKiB || p.Time < h.params.Time
-	return ok, weaker, nil
+	return comparison{ok: ok, params: p}, err
 }
 
 // VerifyNobody burns the time of one comparison, so that answering "no such
@@ -166,7 +157,7 @@ func (h *Hasher) VerifyNobody(ctx context.Context, password string) error {
 func (h *Hasher) dummyHash() string {
 	h.dummyOnce.Do(func() {
 		p, salt := h.params, newSalt()
-		key := argon2.IDKey([]byte("cubeauth dummy password"), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+		key := p.IDKey([]byte("cubeauth dummy password"), salt, keyLen)
 		h.dummy = encodePHC(p, salt, key)
 	})
 	return h.dummy
@@ -200,51 +191,13 @@ func parsePHC(encoded string) (Argon2Params, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
 		return p, nil, nil, errBadHash
 	}
-	if !p.valid() {
+	if !p.Valid() {
 		return p, nil, nil, errBadHash
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(key) < 16 || len(key) > maxWorkerKey || len(salt) > maxWorkerSalt {
+	if err1 != nil || err2 != nil || len(key) < 16 || len(key) > MaxKeyLen || len(salt) > MaxSaltLen {
 		return p, nil, nil, errBadHash
 	}
 	return p, salt, key, nil
-}
-
-func (h *Hasher) acquire(ctx context.Context) error {
-	select {
-	case h.turns <- struct{}{}:
-		return nil
-	default:
-	}
-	busy := errTooManyLogins()
-	if h.waiting.Add(1) > h.maxWaiters {
-		h.waiting.Add(-1)
-		return busy
-	}
-	defer h.waiting.Add(-1)
-	timer := time.NewTimer(h.wait)
-	defer timer.Stop()
-	select {
-	case h.turns <- struct{}{}:
-		return nil
-	case <-timer.C:
-		return busy
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (h *Hasher) release() { <-h.turns }
-
-// saturated reports whether a caller asking for a turn now would be refused
-// at once: every turn is taken and the queue is full. Checking it before the
-// work that leads up to a hash (reading the user) makes a refused login in a
-// storm cost almost nothing.
-func (h *Hasher) saturated() bool {
-	return len(h.turns) == cap(h.turns) && h.waiting.Load() >= h.maxWaiters
-}
-
-func errTooManyLogins() *BusyError {
-	return &BusyError{Reason: "too many logins at once", RetryAfter: time.Second}
 }

@@ -58,15 +58,3 @@ func TestHasherRefusesWhenAllTurnsAreTaken(t *testing.T) {
 		t.Fatalf("after the turn was released: %v", err)
 	}
 }
-
-func TestHasherRefusesAtOnceWhenTheQueueIsFull(t *testing.T) {
-	h := NewHasher(testParams, 1, time.Hour)
-	h.turns <- struct{}{} // someone is hashing
-	h.waiting.Store(h.maxWaiters)
-	start := time.Now()
-	_, err := h.Hash(context.Background(), "pw")
-	var busy *BusyError
-	if !errors.As(err, &busy) || time.Since(start) > time.Minute {
-		t.Fatalf("err = %v after %v, want an immediate BusyError", err, time.Since(start))
-	}
-}

@@ -25,6 +25,9 @@ type Service struct {
 	limits      limiters
 	health      storeHealth
 	unsubscribe func()
+	// firstLogins shares the creation of a user among concurrent first
+	// logins with the same credentials.
+	firstLogins sharedCalls[firstLogin]
 }
 
 // New returns a Service over st. Close it to stop listening to st's events;

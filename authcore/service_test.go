@@ -340,7 +340,7 @@ func TestALoginRefusedForLackOfHashingTurnsDoesNotReadTheUser(t *testing.T) {
 	for range cap(h.turns) {
 		h.turns <- struct{}{} // every turn taken
 	}
-	h.waiting.Store(h.maxWaiters) // and the queue full
+	h.meanHash.Store(int64(time.Hour)) // and no wait fits
 	before := f.st.loginLookups.Load()
 	_, err := f.login(t, 1, "frank", "supersecret", "192.0.2.1")
 	var busy *BusyError
@@ -350,7 +350,6 @@ func TestALoginRefusedForLackOfHashingTurnsDoesNotReadTheUser(t *testing.T) {
 	if n := f.st.loginLookups.Load() - before; n != 0 {
 		t.Fatalf("the refused login looked the user up %d times, want 0", n)
 	}
-	h.waiting.Store(0)
 	for range cap(h.turns) {
 		<-h.turns
 	}

@@ -82,7 +82,26 @@ func (s *Service) checkCredentials(ctx context.Context, app store.App, c credent
 		}
 		return u, false, ErrUserNotFound
 	}
-	u, err = s.createUser(ctx, app.ID, UserInput{Login: &c.Login, Email: &c.Email, Password: &c.Password}, false)
+	// Concurrent first logins with the same credentials share one creation
+	// (one hash); those with other passwords race in the store.
+	key := sharedKey(strconv.FormatInt(app.ID, 10), c.Login, c.Email, c.Password)
+	first, shared, err := s.firstLogins.do(ctx, key, func(ctx context.Context) (firstLogin, error) {
+		u, created, err := s.createFirstLogin(ctx, app, c)
+		return firstLogin{user: u, created: created}, err
+	})
+	return first.user, first.created && !shared, err
+}
+
+// firstLogin is the result of createFirstLogin.
+type firstLogin struct {
+	user    store.User
+	created bool
+}
+
+// createFirstLogin creates the user of a first login; when another login
+// created it first, it checks the password against that user's.
+func (s *Service) createFirstLogin(ctx context.Context, app store.App, c credentials) (store.User, bool, error) {
+	u, err := s.createUser(ctx, app.ID, UserInput{Login: &c.Login, Email: &c.Email, Password: &c.Password}, false)
 	var verr *ValidationError
 	if errors.As(err, &verr) && (verr.Fields["login"] != nil || verr.Fields["email"] != nil) {
 		// Lost a race for this login: the winner's user is the one to use.

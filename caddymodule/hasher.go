@@ -8,7 +8,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/hashworker"
 )
+
+// Importing hashworker also installs its init hook in every Caddy built
+// with cubeauth: a worker is this executable, re-run.
 
 // hashers holds the password hashers in use, one per set of settings, so
 // that hash_concurrency bounds the hashing of the whole process: every
@@ -46,11 +50,13 @@ func acquireHasher(s hasherSettings, logger *zap.Logger) (*authcore.Hasher, stri
 	val, _, err := hashers.LoadOrNew(key, func() (caddy.Destructor, error) {
 		h := authcore.NewHasher(s.params, s.concurrency, s.wait)
 		if !s.inProcess {
-			err := h.UseWorkerProcesses(func(err error) {
+			pool, err := hashworker.New(s.concurrency, func(err error) {
 				logger.Warn("hash worker could not start; hashing in Caddy's process for a minute", zap.Error(err))
 			})
 			if err != nil {
 				logger.Warn("password hashing stays in Caddy's process", zap.Error(err))
+			} else {
+				h.UseDeriver(pool)
 			}
 		}
 		return pooledHasher{h}, nil

@@ -1,4 +1,17 @@
-package authcore
+// Package hashworker runs a Hasher's argon2id derivations in worker
+// processes: copies of the running executable that only derive keys, in the
+// kernel's idle CPU class, away from the proxied requests (see serve.go for
+// why). A Pool is an authcore.KeyDeriver:
+//
+//	pool, err := hashworker.New(concurrency, report)
+//	if err == nil {
+//		hasher.UseDeriver(pool)
+//	}
+//
+// A program that uses it must link this package (its init turns the
+// process into a worker when CUBEAUTH_HASH_WORKER=1), which it does by
+// importing it.
+package hashworker
 
 import (
 	"context"
@@ -10,32 +23,38 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/cubeauth/cubeauth/authcore"
 )
 
-// hashWorkerStart bounds how long a new worker may take to say hello, and
-// hashWorkerAnswer how long one derivation may take: an OWASP-cost hash
+// workerStart bounds how long a new worker may take to say hello, and
+// workerAnswer how long one derivation may take: an OWASP-cost hash
 // takes tens of milliseconds, so a worker that has not answered by then is
 // stuck, or starved of CPU by a machine saturated with other work (it runs
 // in the idle class), and the login is answered 503 rather than held.
 const (
-	hashWorkerStart  = 10 * time.Second
-	hashWorkerAnswer = 10 * time.Second
+	workerStart  = 10 * time.Second
+	workerAnswer = 10 * time.Second
 )
 
-// hashWorkerRetry is how long the pool waits after a worker failed to start
+// workerRetry is how long the pool waits after a worker failed to start
 // before it tries again; meanwhile hashes run in-process instead of paying
 // for a failing start each.
-const hashWorkerRetry = time.Minute
+const workerRetry = time.Minute
 
-// hashWorkers is a pool of hash worker processes (see hashworker_serve.go).
-// The Hasher's turns bound how many are busy at once; idle ones wait in
-// idle, up to its capacity, and are started on demand.
-type hashWorkers struct {
+// Pool is a pool of hash worker processes, an authcore.KeyDeriver. The
+// Hasher's turns bound how many are busy at once; idle ones wait in idle, up
+// to the pool's size, and are started on demand. When a worker cannot
+// start, hashes run in-process for a minute before the next try; a hash
+// whose worker dies runs in-process too. A worker that does not answer
+// within 10 seconds (starved by a saturated machine) makes the hash fail
+// with authcore.ErrDeriverStalled.
+type Pool struct {
 	exe  string // the executable a worker runs: this one
-	idle chan *hashWorker
+	idle chan *worker
 	// report, when set, hears why a worker could not start.
 	report func(error)
-	// answer bounds one derivation: hashWorkerAnswer.
+	// answer bounds one derivation: workerAnswer.
 	answer time.Duration
 
 	mu     sync.Mutex
@@ -44,15 +63,18 @@ type hashWorkers struct {
 	noStartUntil time.Time
 }
 
-// hashWorker is one running worker process and the pipes to it.
-type hashWorker struct {
+// worker is one running worker process and the pipes to it.
+type worker struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *os.File
 	buf []byte
 }
 
-func newHashWorkers(size int, report func(error)) (*hashWorkers, error) {
+// New returns a pool of at most size idle workers; none starts before the
+// first derivation, so a config that is only validated starts no process.
+// report, if not nil, hears why a worker could not start.
+func New(size int, report func(error)) (*Pool, error) {
 	exe := "/proc/self/exe" // the running binary, even if an upgrade replaced the file
 	if runtime.GOOS != "linux" {
 		var err error
@@ -60,26 +82,23 @@ func newHashWorkers(size int, report func(error)) (*hashWorkers, error) {
 			return nil, fmt.Errorf("finding the executable for hash workers: %w", err)
 		}
 	}
-	return &hashWorkers{exe: exe, idle: make(chan *hashWorker, size), report: report, answer: hashWorkerAnswer}, nil
+	size = max(size, 1)
+	return &Pool{exe: exe, idle: make(chan *worker, size), report: report, answer: workerAnswer}, nil
 }
 
-// errWorkerUnavailable wraps the errors after which a hash can still run
-// in-process: no worker could start, or the worker died.
-var errWorkerUnavailable = errors.New("hash worker unavailable")
-
-// derive runs one argon2id derivation in a worker. A worker that fails in
-// any way is stopped. When no worker could start or the worker died, the
-// error wraps errWorkerUnavailable; when it did not answer within
-// p.answer, the error is a BusyError; when ctx ended, ctx's error.
-func (p *hashWorkers) derive(ctx context.Context, password, salt []byte, params Argon2Params, keyLen uint32) ([]byte, error) {
+// DeriveKey runs one argon2id derivation in a worker. A worker that fails
+// in any way is stopped. When no worker could start or the worker died, the
+// error wraps authcore.ErrDeriverUnavailable; when it did not answer within
+// p.answer, authcore.ErrDeriverStalled; when ctx ended, ctx's error.
+func (p *Pool) DeriveKey(ctx context.Context, password, salt []byte, params authcore.Argon2Params, keyLen uint32) ([]byte, error) {
 	if keyLen == 0 || keyLen > maxWorkerKey || len(salt) > maxWorkerSalt || len(password) > maxWorkerPassword {
-		return nil, fmt.Errorf("%w: request out of range", errWorkerUnavailable)
+		return nil, fmt.Errorf("%w: request out of range", authcore.ErrDeriverUnavailable)
 	}
 	w, err := p.get()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errWorkerUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", authcore.ErrDeriverUnavailable, err)
 	}
-	key, err := w.derive(ctx, hashRequest{params: params, keyLen: keyLen, salt: salt, password: password}, p.answer)
+	key, err := w.derive(ctx, request{params: params, keyLen: keyLen, salt: salt, password: password}, p.answer)
 	switch {
 	case err == nil:
 		p.put(w)
@@ -87,15 +106,15 @@ func (p *hashWorkers) derive(ctx context.Context, password, salt []byte, params 
 	case ctx.Err() != nil:
 		err = ctx.Err()
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = errTooManyLogins()
+		err = authcore.ErrDeriverStalled
 	default:
-		err = fmt.Errorf("%w: %w", errWorkerUnavailable, err)
+		err = fmt.Errorf("%w: %w", authcore.ErrDeriverUnavailable, err)
 	}
 	w.stop()
 	return nil, err
 }
 
-func (p *hashWorkers) get() (*hashWorker, error) {
+func (p *Pool) get() (*worker, error) {
 	select {
 	case w := <-p.idle:
 		return w, nil
@@ -110,10 +129,10 @@ func (p *hashWorkers) get() (*hashWorker, error) {
 	case wait > 0:
 		return nil, errors.New("starting hash worker: a recent start failed")
 	}
-	w, err := startHashWorker(p.exe)
+	w, err := startWorker(p.exe)
 	if err != nil {
 		p.mu.Lock()
-		p.noStartUntil = time.Now().Add(hashWorkerRetry)
+		p.noStartUntil = time.Now().Add(workerRetry)
 		p.mu.Unlock()
 		if p.report != nil {
 			p.report(err)
@@ -122,7 +141,7 @@ func (p *hashWorkers) get() (*hashWorker, error) {
 	return w, err
 }
 
-func (p *hashWorkers) put(w *hashWorker) {
+func (p *Pool) put(w *worker) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -136,8 +155,8 @@ func (p *hashWorkers) put(w *hashWorker) {
 	}
 }
 
-// close stops the idle workers, and the busy ones as they come back.
-func (p *hashWorkers) close() {
+// Close stops the idle workers, and the busy ones as they come back.
+func (p *Pool) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
@@ -151,13 +170,13 @@ func (p *hashWorkers) close() {
 	}
 }
 
-// startHashWorker starts exe, a copy of this executable, as a hash worker
-// and waits for its hello.
-func startHashWorker(exe string) (*hashWorker, error) {
+// startWorker starts exe, a copy of this executable, as a hash worker and
+// waits for its hello.
+func startWorker(exe string) (*worker, error) {
 	cmd := exec.Command(exe)
 	cmd.Args[0] = "cubeauth-hash-worker" // what ps shows
 	// One hash at a time needs one scheduler thread.
-	cmd.Env = append(os.Environ(), hashWorkerEnv+"="+hashWorkerValue, "GOMAXPROCS=1")
+	cmd.Env = append(os.Environ(), workerEnv+"="+workerValue, "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -176,9 +195,9 @@ func startHashWorker(exe string) (*hashWorker, error) {
 		outR.Close()
 		return nil, fmt.Errorf("starting hash worker: %w", err)
 	}
-	w := &hashWorker{cmd: cmd, in: in, out: outR}
-	var hello [len(hashWorkerHello)]byte
-	if err := w.read(hello[:], hashWorkerStart); err != nil || hello != hashWorkerHello {
+	w := &worker{cmd: cmd, in: in, out: outR}
+	var hello [len(workerHello)]byte
+	if err := w.read(hello[:], workerStart); err != nil || hello != workerHello {
 		w.stop()
 		if err == nil {
 			err = errors.New("it is not a cubeauth hash worker of this version")
@@ -188,8 +207,8 @@ func startHashWorker(exe string) (*hashWorker, error) {
 	return w, nil
 }
 
-func (w *hashWorker) derive(ctx context.Context, req hashRequest, timeout time.Duration) ([]byte, error) {
-	w.buf = appendHashRequest(w.buf[:0], req)
+func (w *worker) derive(ctx context.Context, req request, timeout time.Duration) ([]byte, error) {
+	w.buf = appendRequest(w.buf[:0], req)
 	_, err := w.in.Write(w.buf)
 	clear(w.buf) // it held the password
 	if err != nil {
@@ -211,7 +230,7 @@ func (w *hashWorker) derive(ctx context.Context, req hashRequest, timeout time.D
 }
 
 // read fills b from the worker within timeout.
-func (w *hashWorker) read(b []byte, timeout time.Duration) error {
+func (w *worker) read(b []byte, timeout time.Duration) error {
 	if err := w.out.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		// A pipe without deadlines (not on Linux or macOS): read without one.
 		if !errors.Is(err, os.ErrNoDeadline) {
@@ -224,9 +243,11 @@ func (w *hashWorker) read(b []byte, timeout time.Duration) error {
 
 // stop ends the worker: closing its input is a clean end; the kill covers a
 // worker that is stuck.
-func (w *hashWorker) stop() {
+func (w *worker) stop() {
 	_ = w.in.Close()
 	_ = w.cmd.Process.Kill()
 	_ = w.cmd.Wait()
 	_ = w.out.Close()
 }
+
+var _ authcore.KeyDeriver = (*Pool)(nil)

@@ -1,4 +1,4 @@
-package authcore
+package hashworker
 
 import (
 	"encoding/binary"
@@ -7,15 +7,15 @@ import (
 	"io"
 	"os"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/cubeauth/cubeauth/authcore"
 )
 
-// A hash worker is a copy of the running executable started with
-// hashWorkerEnv set: its process does nothing but derive argon2id keys, one
-// at a time, for the process that started it. The environment variable is
-// checked in init, so that any program linking authcore (Caddy with the
-// module, a test binary) can serve as its own worker without a command-line
-// entry point of its own.
+// A hash worker is a copy of the running executable started with workerEnv
+// set: its process does nothing but derive argon2id keys, one at a time,
+// for the process that started it. The environment variable is checked in
+// init, so that any program linking this package (Caddy with the module, a
+// test binary) can serve as its own worker without a command-line entry
+// point of its own.
 //
 // Why a process: a hash needs tens of milliseconds of CPU and 19 MiB. Run in
 // the proxy's process, it holds one of the Go scheduler's processors for
@@ -24,58 +24,58 @@ import (
 // stalls behind logins. A child process has its own scheduler and heap, and
 // at the lowest CPU priority the kernel runs proxied requests first.
 const (
-	hashWorkerEnv   = "CUBEAUTH_HASH_WORKER"
-	hashWorkerValue = "1"
+	workerEnv   = "CUBEAUTH_HASH_WORKER"
+	workerValue = "1"
 )
 
-// hashWorkerHello is the first thing a worker writes: it tells the parent
+// workerHello is the first thing a worker writes: it tells the parent
 // that the child really is a hash worker speaking this protocol version (the
 // executable may have been replaced by an upgrade since the parent started).
-var hashWorkerHello = [8]byte{'c', 'b', 'h', 'a', 's', 'h', 0, 1}
+var workerHello = [8]byte{'c', 'b', 'h', 'a', 's', 'h', 0, 1}
 
 // Request bounds. Salt and key lengths travel as one byte each; a worker
 // refuses a longer password or out-of-range parameters, so a corrupt
 // request cannot make it allocate without limit.
 const (
-	maxWorkerSalt     = 255
-	maxWorkerKey      = 255
+	maxWorkerSalt     = authcore.MaxSaltLen
+	maxWorkerKey      = authcore.MaxKeyLen
 	maxWorkerPassword = 1 << 20
 )
 
 func init() {
-	if os.Getenv(hashWorkerEnv) != hashWorkerValue {
+	if os.Getenv(workerEnv) != workerValue {
 		return
 	}
 	// A worker's input is the pipe from its parent. Anything else means the
 	// variable leaked into an operator's environment: say so rather than
 	// quietly not being Caddy.
 	if fi, err := os.Stdin.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
-		fmt.Fprintf(os.Stderr, "%s=%s is meant for cubeauth's hash workers only; unset it\n", hashWorkerEnv, hashWorkerValue)
+		fmt.Fprintf(os.Stderr, "%s=%s is meant for cubeauth's hash workers only; unset it\n", workerEnv, workerValue)
 		os.Exit(2)
 	}
-	os.Exit(serveHashWorker(os.Stdin, os.Stdout))
+	os.Exit(serve(os.Stdin, os.Stdout))
 }
 
-// hashRequest is one key derivation. The password never leaves the two
+// request is one key derivation. The password never leaves the two
 // processes' memory and the pipe between them.
-type hashRequest struct {
-	params   Argon2Params
+type request struct {
+	params   authcore.Argon2Params
 	keyLen   uint32
 	salt     []byte
 	password []byte
 }
 
-// serveHashWorker answers hash requests from in on out until in closes (the
-// parent exited or stopped the worker). It returns the process exit code.
-func serveHashWorker(in io.Reader, out io.Writer) int {
+// serve answers hash requests from in on out until in closes (the parent
+// exited or stopped the worker). It returns the process exit code.
+func serve(in io.Reader, out io.Writer) int {
 	lowerProcessPriority()
-	if _, err := out.Write(hashWorkerHello[:]); err != nil {
+	if _, err := out.Write(workerHello[:]); err != nil {
 		return 1
 	}
 	for {
 		// Unbuffered, so that no copy of the password stays behind in a
 		// buffer once it is cleared.
-		req, err := readHashRequest(in)
+		req, err := readRequest(in)
 		if errors.Is(err, io.EOF) {
 			return 0
 		}
@@ -83,8 +83,7 @@ func serveHashWorker(in io.Reader, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "cubeauth hash worker: %v\n", err)
 			return 2
 		}
-		p := req.params
-		key := argon2.IDKey(req.password, req.salt, p.Time, p.MemoryKiB, p.Threads, req.keyLen)
+		key := req.params.IDKey(req.password, req.salt, req.keyLen)
 		clear(req.password)
 		if _, err := out.Write(key); err != nil {
 			return 1
@@ -98,9 +97,9 @@ func serveHashWorker(in io.Reader, out io.Writer) int {
 //	u32 password length, salt, password
 //
 // The answer is the key: exactly key length bytes.
-const hashRequestHeader = 4 + 4 + 1 + 1 + 1 + 4
+const requestHeader = 4 + 4 + 1 + 1 + 1 + 4
 
-func appendHashRequest(b []byte, req hashRequest) []byte {
+func appendRequest(b []byte, req request) []byte {
 	b = binary.BigEndian.AppendUint32(b, req.params.MemoryKiB)
 	b = binary.BigEndian.AppendUint32(b, req.params.Time)
 	b = append(b, req.params.Threads, byte(req.keyLen), byte(len(req.salt)))
@@ -109,24 +108,24 @@ func appendHashRequest(b []byte, req hashRequest) []byte {
 	return append(b, req.password...)
 }
 
-func readHashRequest(r io.Reader) (hashRequest, error) {
-	var head [hashRequestHeader]byte
+func readRequest(r io.Reader) (request, error) {
+	var head [requestHeader]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
-		return hashRequest{}, err
+		return request{}, err
 	}
-	req := hashRequest{params: Argon2Params{
+	req := request{params: authcore.Argon2Params{
 		MemoryKiB: binary.BigEndian.Uint32(head[0:]),
 		Time:      binary.BigEndian.Uint32(head[4:]),
 		Threads:   head[8],
 	}}
 	req.keyLen = uint32(head[9])
 	saltLen, passwordLen := int(head[10]), binary.BigEndian.Uint32(head[11:])
-	if !req.params.valid() || req.keyLen == 0 || passwordLen > maxWorkerPassword {
-		return hashRequest{}, errors.New("malformed hash request")
+	if !req.params.Valid() || req.keyLen == 0 || passwordLen > maxWorkerPassword {
+		return request{}, errors.New("malformed hash request")
 	}
 	body := make([]byte, saltLen+int(passwordLen))
 	if _, err := io.ReadFull(r, body); err != nil {
-		return hashRequest{}, fmt.Errorf("reading hash request: %w", noEOF(err))
+		return request{}, fmt.Errorf("reading hash request: %w", noEOF(err))
 	}
 	req.salt, req.password = body[:saltLen], body[saltLen:]
 	return req, nil

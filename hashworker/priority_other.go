@@ -1,6 +1,6 @@
 //go:build !linux
 
-package authcore
+package hashworker
 
 // lowerProcessPriority does nothing here: hash workers are separate
 // processes all the same, and the operator may start Caddy with nice.

@@ -1,4 +1,4 @@
-package authcore
+package hashworker
 
 import (
 	"os"

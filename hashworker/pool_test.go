@@ -1,37 +1,45 @@
-package authcore
+package hashworker
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/cubeauth/cubeauth/authcore"
 )
 
+// testParams keep hashing fast in tests; the protocol is the same.
+var testParams = authcore.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+
 // workerHasher returns a Hasher whose hashes run in worker processes (copies
-// of this test binary), stopped when the test ends.
-func workerHasher(t *testing.T, concurrency int) *Hasher {
+// of this test binary) of the returned pool, stopped when the test ends.
+func workerHasher(t *testing.T, concurrency int) (*authcore.Hasher, *Pool) {
 	t.Helper()
-	h := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, concurrency, time.Second)
-	if err := h.UseWorkerProcesses(func(err error) { t.Errorf("starting a worker: %v", err) }); err != nil {
+	h := authcore.NewHasher(testParams, concurrency, time.Second)
+	pool, err := New(concurrency, func(err error) { t.Errorf("starting a worker: %v", err) })
+	if err != nil {
 		t.Fatal(err)
 	}
+	h.UseDeriver(pool)
 	t.Cleanup(h.Close)
 	// Workers start on demand: one hash leaves one idle.
 	if _, err := h.Hash(context.Background(), "warm up"); err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return h, pool
 }
 
 // idleWorker takes the one idle worker out of the pool and puts it back.
-func idleWorker(t *testing.T, h *Hasher) *hashWorker {
+func idleWorker(t *testing.T, p *Pool) *worker {
 	t.Helper()
 	select {
-	case w := <-h.workers.Load().idle:
-		h.workers.Load().put(w)
+	case w := <-p.idle:
+		p.put(w)
 		return w
 	default:
 		t.Fatal("no idle worker")
@@ -40,19 +48,19 @@ func idleWorker(t *testing.T, h *Hasher) *hashWorker {
 }
 
 func TestWorkerProcessesDeriveTheSameKeysAsArgon2id(t *testing.T) {
-	h := workerHasher(t, 1)
+	_, pool := workerHasher(t, 1)
 	for _, c := range []struct {
-		params   Argon2Params
+		params   authcore.Argon2Params
 		password string
 		keyLen   uint32
 	}{
-		{Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, "correct horse", 32},
-		{Argon2Params{MemoryKiB: 256, Time: 3, Threads: 2}, "", 16},
-		{Argon2Params{MemoryKiB: 1024, Time: 2, Threads: 4}, strings.Repeat("ü", 500), 64},
+		{testParams, "correct horse", 32},
+		{authcore.Argon2Params{MemoryKiB: 256, Time: 3, Threads: 2}, "", 16},
+		{authcore.Argon2Params{MemoryKiB: 1024, Time: 2, Threads: 4}, strings.Repeat("ü", 500), 64},
 	} {
 		salt := []byte("sixteen byte salt")
 		want := argon2.IDKey([]byte(c.password), salt, c.params.Time, c.params.MemoryKiB, c.params.Threads, c.keyLen)
-		got, err := h.workers.Load().derive(context.Background(), []byte(c.password), salt, c.params, c.keyLen)
+		got, err := pool.DeriveKey(context.Background(), []byte(c.password), salt, c.params, c.keyLen)
 		if err != nil {
 			t.Fatalf("derive %+v: %v", c.params, err)
 		}
@@ -63,8 +71,8 @@ func TestWorkerProcessesDeriveTheSameKeysAsArgon2id(t *testing.T) {
 }
 
 func TestWorkerProcessesHashAndVerifyLikeTheProcessItself(t *testing.T) {
-	inProcess := NewHasher(Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1, time.Second)
-	workers := workerHasher(t, 1)
+	inProcess := authcore.NewHasher(testParams, 1, time.Second)
+	workers, _ := workerHasher(t, 1)
 	ctx := context.Background()
 	byWorker, err := workers.Hash(ctx, "s3cret pass")
 	if err != nil {
@@ -86,13 +94,13 @@ func TestWorkerProcessesHashAndVerifyLikeTheProcessItself(t *testing.T) {
 }
 
 func TestAKilledWorkerIsReplacedAndItsHashStillAnswered(t *testing.T) {
-	h := workerHasher(t, 1)
+	h, pool := workerHasher(t, 1)
 	ctx := context.Background()
 	encoded, err := h.Hash(ctx, "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := idleWorker(t, h)
+	first := idleWorker(t, pool)
 	if err := first.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,15 +112,15 @@ func TestAKilledWorkerIsReplacedAndItsHashStillAnswered(t *testing.T) {
 	if ok, _, err := h.Verify(ctx, encoded, "pw"); !ok || err != nil {
 		t.Fatalf("verify with a new worker: ok=%v err=%v", ok, err)
 	}
-	second := idleWorker(t, h)
+	second := idleWorker(t, pool)
 	if second == first || second.cmd.Process.Pid == first.cmd.Process.Pid {
 		t.Error("the dead worker was not replaced")
 	}
 }
 
 func TestClosingTheHasherStopsItsWorkers(t *testing.T) {
-	h := workerHasher(t, 1)
-	w := idleWorker(t, h)
+	h, pool := workerHasher(t, 1)
+	w := idleWorker(t, pool)
 	h.Close()
 	if w.cmd.ProcessState == nil {
 		t.Fatal("the worker was not waited for")
@@ -124,8 +132,8 @@ func TestClosingTheHasherStopsItsWorkers(t *testing.T) {
 }
 
 func TestHashWorkersRefuseMalformedRequests(t *testing.T) {
-	valid := hashRequest{params: Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}, keyLen: 32, salt: []byte("salt"), password: []byte("pw")}
-	if _, err := readHashRequest(bytes.NewReader(appendHashRequest(nil, valid))); err != nil {
+	valid := request{params: testParams, keyLen: 32, salt: []byte("salt"), password: []byte("pw")}
+	if _, err := readRequest(bytes.NewReader(appendRequest(nil, valid))); err != nil {
 		t.Fatalf("a valid request was refused: %v", err)
 	}
 	for name, mutate := range map[string]func(b []byte) []byte{
@@ -136,8 +144,8 @@ func TestHashWorkersRefuseMalformedRequests(t *testing.T) {
 		"huge password":       func(b []byte) []byte { b[11] = 0xff; return b },
 		"cut short":           func(b []byte) []byte { return b[:len(b)-1] },
 	} {
-		b := mutate(appendHashRequest(nil, valid))
-		if _, err := readHashRequest(bytes.NewReader(b)); err == nil {
+		b := mutate(appendRequest(nil, valid))
+		if _, err := readRequest(bytes.NewReader(b)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -145,14 +153,13 @@ func TestHashWorkersRefuseMalformedRequests(t *testing.T) {
 
 func TestAWorkerThatCannotStartIsNotRetriedForEveryHash(t *testing.T) {
 	var reported []error
-	p := &hashWorkers{exe: "/nonexistent/cubeauth", idle: make(chan *hashWorker, 1), report: func(err error) { reported = append(reported, err) }}
-	params := Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	p := &Pool{exe: "/nonexistent/cubeauth", idle: make(chan *worker, 1), report: func(err error) { reported = append(reported, err) }}
 	ctx := context.Background()
-	_, first := p.derive(ctx, []byte("pw"), []byte("salt"), params, 32)
+	_, first := p.DeriveKey(ctx, []byte("pw"), []byte("salt"), testParams, 32)
 	if first == nil || !strings.Contains(first.Error(), "no such file") {
 		t.Fatalf("first derive: %v, want the start failure", first)
 	}
-	_, second := p.derive(ctx, []byte("pw"), []byte("salt"), params, 32)
+	_, second := p.DeriveKey(ctx, []byte("pw"), []byte("salt"), testParams, 32)
 	if second == nil || !strings.Contains(second.Error(), "a recent start failed") {
 		t.Fatalf("second derive: %v, want a refusal without another start", second)
 	}
@@ -160,8 +167,11 @@ func TestAWorkerThatCannotStartIsNotRetriedForEveryHash(t *testing.T) {
 		t.Fatalf("%d start failures reported, want 1: %v", len(reported), reported)
 	}
 	// The Hasher answers in-process meanwhile.
-	h := NewHasher(params, 1, time.Second)
-	h.workers.Store(p)
+	if !errors.Is(first, authcore.ErrDeriverUnavailable) || !errors.Is(second, authcore.ErrDeriverUnavailable) {
+		t.Fatalf("derive errors %v, %v do not say the deriver is unavailable", first, second)
+	}
+	h := authcore.NewHasher(testParams, 1, time.Second)
+	h.UseDeriver(p)
 	if _, err := h.Hash(context.Background(), "pw"); err != nil {
 		t.Fatalf("hash with a failing pool: %v", err)
 	}

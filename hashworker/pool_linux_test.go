@@ -1,4 +1,4 @@
-package authcore
+package hashworker
 
 import (
 	"bytes"
@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cubeauth/cubeauth/authcore"
 )
 
 func TestWorkerProcessesAreSeparateAndRunInTheIdleClass(t *testing.T) {
-	h := workerHasher(t, 1)
-	w := idleWorker(t, h)
+	_, pool := workerHasher(t, 1)
+	w := idleWorker(t, pool)
 	if w.cmd.Process.Pid == os.Getpid() {
 		t.Fatal("the worker is this process")
 	}
@@ -44,15 +46,15 @@ func TestWorkerProcessesAreSeparateAndRunInTheIdleClass(t *testing.T) {
 }
 
 func TestAStarvedWorkerMakesTheHashBusyInsteadOfRunningInProcess(t *testing.T) {
-	h := workerHasher(t, 1)
-	h.workers.Load().answer = 200 * time.Millisecond
-	stalled := idleWorker(t, h)
+	h, pool := workerHasher(t, 1)
+	pool.answer = 200 * time.Millisecond
+	stalled := idleWorker(t, pool)
 	// A stopped process answers nothing, like a worker starved of CPU.
 	if err := stalled.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.Hash(context.Background(), "pw")
-	var busy *BusyError
+	var busy *authcore.BusyError
 	if !errors.As(err, &busy) {
 		t.Fatalf("hash with a stalled worker: %v, want a BusyError", err)
 	}
@@ -60,14 +62,14 @@ func TestAStarvedWorkerMakesTheHashBusyInsteadOfRunningInProcess(t *testing.T) {
 	if _, err := h.Hash(context.Background(), "pw"); err != nil {
 		t.Fatalf("hash after the stalled worker: %v", err)
 	}
-	if w := idleWorker(t, h); w == stalled {
+	if w := idleWorker(t, pool); w == stalled {
 		t.Error("the stalled worker was handed on")
 	}
 }
 
 func TestACallerThatGoesAwayStopsWaitingForItsWorker(t *testing.T) {
-	h := workerHasher(t, 1)
-	stalled := idleWorker(t, h)
+	h, pool := workerHasher(t, 1)
+	stalled := idleWorker(t, pool)
 	if err := stalled.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
