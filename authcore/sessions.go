@@ -102,6 +102,7 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 	if err := s.store.CreateSession(ctx, &sess); err != nil {
 		return res, storeErr(err, ErrUnavailable)
 	}
+	s.misses.forget(sess.TokenHash)
 	res.Token, res.Session = token, sess
 	return res, nil
 }
