@@ -42,6 +42,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	h := HashToken(token)
 	now := s.now()
 	e := s.sessions.get(h)
+	if e == nil && s.misses.has(h, now) {
+		return Identity{}, ErrSessionNotFound
+	}
 	// An entry that looks expired here may have been extended through
 	// another node or instance: ask the store before refusing. While the
 	// store is unreachable, cached entries serve for OfflineGrace only.
@@ -66,16 +69,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 // keeps it current when the login changes; EventUserChanged drops the cached
 // copy.
 func (s *Service) loadSession(ctx context.Context, h store.TokenHash, now time.Time) (*cachedSession, error) {
-	generation := s.sessions.generationNow()
+	generation := s.sessions.generationNow(h)
 	sess, err := s.store.GetSession(ctx, h)
 	s.health.observe(err, now)
-	if err != nil {
-		s.sessions.remove(h)
-		return nil, storeErr(err, ErrSessionNotFound)
+	if err == nil && sess.Expired(now) {
+		err = store.ErrNotFound
 	}
-	if sess.Expired(now) {
-		s.sessions.remove(h)
-		return nil, ErrSessionNotFound
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			s.misses.add(h, now)
+		}
+		s.sessions.drop(h)
+		return nil, storeErr(err, ErrSessionNotFound)
 	}
 	id := Identity{AppID: sess.AppID, UserID: sess.UserID, Login: sess.Login, TokenHash: h}
 	e := &cachedSession{identity: id, maxExpiresAt: sess.MaxExpiresAt.UnixNano()}

@@ -10,19 +10,20 @@ import (
 // sessionCache keeps validated sessions in memory so that the proxied path
 // does not read the store. It is bounded: when a shard is full an arbitrary
 // entry makes room (Go's map iteration order is random enough for that).
-// Revocations reach it through store events.
+// Revocations reach it through store events. Unknown tokens never touch it
+// (see missCache): they neither take room nor invalidate.
 type sessionCache struct {
 	shards   [64]cacheShard
 	perShard int
-	// generation counts invalidations. A session read from the store before
-	// an invalidation must not be cached after it, or a revoked token could
-	// come back to life.
-	generation atomic.Uint64
 }
 
 type cacheShard struct {
 	mu      sync.RWMutex
 	entries map[store.TokenHash]*cachedSession
+	// generation counts the shard's invalidations. A session read from the
+	// store before an invalidation must not be cached after it, or a
+	// revoked token could come back to life.
+	generation atomic.Uint64
 }
 
 // cachedSession is a session as the proxied path needs it. Identity never
@@ -64,13 +65,13 @@ func (c *sessionCache) get(h store.TokenHash) *cachedSession {
 	return e
 }
 
-// generationNow is read before loading a session from the store and passed
-// to put.
-func (c *sessionCache) generationNow() uint64 {
+// generationNow is read before loading the session h from the store and
+// passed to put.
+func (c *sessionCache) generationNow(h store.TokenHash) uint64 {
 	if c == nil {
 		return 0
 	}
-	return c.generation.Load()
+	return c.shard(h).generation.Load()
 }
 
 // put caches e unless an invalidation happened since generation was read.
@@ -81,7 +82,7 @@ func (c *sessionCache) put(h store.TokenHash, e *cachedSession, generation uint6
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.generation.Load() != generation {
+	if s.generation.Load() != generation {
 		return
 	}
 	if len(s.entries) >= c.perShard {
@@ -93,15 +94,34 @@ func (c *sessionCache) put(h store.TokenHash, e *cachedSession, generation uint6
 	s.entries[h] = e
 }
 
+// remove invalidates h: it is dropped, and a concurrent load of it will not
+// be cached.
 func (c *sessionCache) remove(h store.TokenHash) {
 	if c == nil {
 		return
 	}
 	s := c.shard(h)
 	s.mu.Lock()
-	c.generation.Add(1)
+	s.generation.Add(1)
 	delete(s.entries, h)
 	s.mu.Unlock()
+}
+
+// drop removes h if it is cached, invalidating only then: the store found
+// no such session, and a token that was never cached has nothing to make
+// stale, so a flood of unknown tokens cannot keep valid ones from being
+// cached. (A revocation racing a load is the event's business: remove.)
+func (c *sessionCache) drop(h store.TokenHash) {
+	if c == nil {
+		return
+	}
+	s := c.shard(h)
+	s.mu.RLock()
+	_, cached := s.entries[h]
+	s.mu.RUnlock()
+	if cached {
+		c.remove(h)
+	}
 }
 
 // removeWhere drops every entry whose identity matches; it walks the whole
@@ -111,10 +131,10 @@ func (c *sessionCache) removeWhere(match func(Identity) bool) {
 	if c == nil {
 		return
 	}
-	c.generation.Add(1)
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
+		s.generation.Add(1)
 		for k, e := range s.entries {
 			if match(e.identity) {
 				delete(s.entries, k)

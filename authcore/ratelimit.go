@@ -2,6 +2,7 @@ package authcore
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,11 +65,22 @@ type Limits struct {
 	SessionsPerIP Rate
 	// SessionsPerApp bounds session creations for one app. Default: off.
 	SessionsPerApp Rate
+	// LoginsPerIP bounds POST /login requests (an existing session signing
+	// a user in) from one IP. Default: 600/1m.
+	LoginsPerIP Rate
 	// SignupsPerIP bounds user creations from one IP. Default: 60/1m.
 	SignupsPerIP Rate
 	// SignupsPerApp bounds user creations for one app. Default: off.
 	SignupsPerApp Rate
+	// IPv6Prefix is how many leading bits of an IPv6 client address the
+	// per-IP limits count as one client. Default: 64 (0 means the default);
+	// 128 counts each address apart.
+	IPv6Prefix int
 }
+
+// DefaultIPv6Prefix is the IPv6 prefix length counted as one client: a /64
+// is what one subscriber or server is usually given.
+const DefaultIPv6Prefix = 64
 
 // DefaultLimits are the limits used when none are configured.
 var DefaultLimits = Limits{
@@ -76,7 +88,9 @@ var DefaultLimits = Limits{
 	FailuresPerAccount:   Rate{100, time.Hour},
 	FailuresPerIP:        Rate{100, 15 * time.Minute},
 	SessionsPerIP:        Rate{600, time.Minute},
+	LoginsPerIP:          Rate{600, time.Minute},
 	SignupsPerIP:         Rate{60, time.Minute},
+	IPv6Prefix:           DefaultIPv6Prefix,
 }
 
 // Names of the limits, as metrics and errors report them.
@@ -86,76 +100,163 @@ const (
 	LimitFailuresPerIP        = "failures_per_ip"
 	LimitSessionsPerIP        = "sessions_per_ip"
 	LimitSessionsPerApp       = "sessions_per_app"
+	LimitLoginsPerIP          = "logins_per_ip"
 	LimitSignupsPerIP         = "signups_per_ip"
 	LimitSignupsPerApp        = "signups_per_app"
 )
 
 // limiter counts events per key in a sliding window (two fixed windows,
 // weighted), in bounded memory.
+//
+// Only events create state: check never stores anything, so refused
+// requests and keys that never fail cost no memory. Entries sit in one of
+// two lists ordered by expiry (the window of their last event), so that
+// making room is O(1): an entry under its limit ("open") is evicted first,
+// soonest-expiring first; an entry over its limit ("blocked") is never
+// evicted while it is blocked. When every entry is blocked a new key cannot
+// be tracked: a failure limiter (failClosed) then refuses new keys, since
+// forgetting a failure would let a brute force through; a volume limiter
+// lets them pass untracked, since refusing would turn a flood into an outage
+// for everyone and the volume it fails to count costs no password guess.
 type limiter struct {
-	name string
-	rate Rate
-	now  func() time.Time
+	name       string
+	rate       Rate
+	now        func() time.Time
+	failClosed bool
+	maxKeys    int
 
 	mu      sync.Mutex
-	windows map[string]*window
+	entries map[string]*limitEntry
+	// open and blocked are ordered by start, oldest (soonest to expire)
+	// first: an event moves its entry to the back, and every event is in
+	// the newest window.
+	open, blocked limitList
 }
 
-type window struct {
-	start         int64 // start of the current window, Unix nanoseconds
+type limitEntry struct {
+	key           string
+	start         int64 // start of the window of the last event, Unix nanoseconds
 	current, prev int
+	list          *limitList
+	before, after *limitEntry
 }
 
-// maxLimiterKeys bounds each limiter's memory. Past it, expired keys are
-// dropped, then arbitrary ones: an attacker flushing counters with many
-// keys gains little, since each key is one IP or one account.
+// limitList is an intrusive doubly linked list of entries.
+type limitList struct{ front, back *limitEntry }
+
+func (ll *limitList) pushBack(e *limitEntry) {
+	e.list, e.before, e.after = ll, ll.back, nil
+	if ll.back != nil {
+		ll.back.after = e
+	} else {
+		ll.front = e
+	}
+	ll.back = e
+}
+
+func (ll *limitList) remove(e *limitEntry) {
+	if e.before != nil {
+		e.before.after = e.after
+	} else {
+		ll.front = e.after
+	}
+	if e.after != nil {
+		e.after.before = e.before
+	} else {
+		ll.back = e.before
+	}
+	e.list, e.before, e.after = nil, nil, nil
+}
+
+// maxLimiterKeys bounds each limiter's memory.
 const maxLimiterKeys = 100_000
 
-func newLimiter(name string, rate Rate, now func() time.Time) *limiter {
+func newLimiter(name string, rate Rate, now func() time.Time, failClosed bool) *limiter {
 	if rate.Count == 0 {
 		return nil
 	}
-	return &limiter{name: name, rate: rate, now: now, windows: map[string]*window{}}
+	return &limiter{name: name, rate: rate, now: now, failClosed: failClosed,
+		maxKeys: maxLimiterKeys, entries: map[string]*limitEntry{}}
 }
 
-// count returns the events of key in the sliding window ending now.
-func (l *limiter) countLocked(key string, now int64) (*window, float64) {
-	w := l.windows[key]
+// windowAt returns e's windows as they stand at now, without changing e.
+func (l *limiter) windowAt(e *limitEntry, now int64) (start int64, current, prev int) {
 	per := int64(l.rate.Per)
-	if w == nil {
-		if len(l.windows) >= maxLimiterKeys {
-			l.evictLocked(now)
-		}
-		w = &window{start: now - now%per}
-		l.windows[key] = w
-	}
-	switch elapsed := now - w.start; {
+	start, current, prev = e.start, e.current, e.prev
+	switch elapsed := now - start; {
 	case elapsed >= 2*per:
-		w.start, w.current, w.prev = now-now%per, 0, 0
+		return now - now%per, 0, 0
 	case elapsed >= per:
-		w.start, w.prev, w.current = w.start+per, w.current, 0
+		return start + per, 0, current
 	}
-	weight := 1 - float64(now-w.start)/float64(per)
-	return w, float64(w.prev)*weight + float64(w.current)
+	return start, current, prev
 }
 
-func (l *limiter) evictLocked(now int64) {
-	per := int64(l.rate.Per)
-	for k, w := range l.windows {
-		if now-w.start >= 2*per {
-			delete(l.windows, k)
+// countAt returns the events of e in the sliding window ending now.
+func (l *limiter) countAt(e *limitEntry, now int64) float64 {
+	start, current, prev := l.windowAt(e, now)
+	weight := 1 - float64(now-start)/float64(l.rate.Per)
+	return float64(prev)*weight + float64(current)
+}
+
+func (l *limiter) blockedAt(e *limitEntry, now int64) bool {
+	return l.countAt(e, now) >= float64(l.rate.Count)
+}
+
+func (l *limiter) expiredAt(e *limitEntry, now int64) bool {
+	return now-e.start >= 2*int64(l.rate.Per)
+}
+
+func (l *limiter) dropLocked(e *limitEntry) {
+	e.list.remove(e)
+	delete(l.entries, e.key)
+}
+
+// sweepLocked drops a few expired entries from the fronts of the lists, so
+// that memory follows the traffic down as well as up; a constant amount of
+// work per event.
+func (l *limiter) sweepLocked(now int64) {
+	for _, ll := range []*limitList{&l.open, &l.blocked} {
+		for range 2 {
+			if e := ll.front; e != nil && l.expiredAt(e, now) {
+				l.dropLocked(e)
+			}
 		}
-	}
-	for k := range l.windows {
-		if len(l.windows) < maxLimiterKeys {
-			break
-		}
-		delete(l.windows, k)
 	}
 }
 
-// allow reports whether one more event for key is within the rate; when it
-// is not, it says how long to wait.
+// roomLocked reports whether a new key can be stored, evicting the open
+// entry that expires soonest, or a blocked one whose block has lifted.
+func (l *limiter) roomLocked(now int64, evict bool) bool {
+	if len(l.entries) < l.maxKeys {
+		return true
+	}
+	victim := l.open.front
+	if victim == nil {
+		if e := l.blocked.front; e != nil && !l.blockedAt(e, now) {
+			victim = e
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	if evict {
+		l.dropLocked(victim)
+	}
+	return true
+}
+
+func (l *limiter) busy(start, now int64) *BusyError {
+	return &BusyError{
+		Reason:     "too many requests, try again later",
+		RetryAfter: max(time.Second, time.Duration(start+int64(l.rate.Per)-now)),
+		Throttled:  true,
+		Limit:      l.name,
+	}
+}
+
+// check reports whether one more event for key is within the rate; when it
+// is not, it says how long to wait. It stores nothing.
 func (l *limiter) check(key string) error {
 	if l == nil || key == "" {
 		return nil
@@ -163,16 +264,18 @@ func (l *limiter) check(key string) error {
 	now := l.now().UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w, n := l.countLocked(key, now)
-	if n < float64(l.rate.Count) {
+	e := l.entries[key]
+	if e == nil {
+		if l.failClosed && !l.roomLocked(now, false) {
+			return l.busy(l.blocked.front.start, now)
+		}
 		return nil
 	}
-	return &BusyError{
-		Reason:     "too many requests, try again later",
-		RetryAfter: max(time.Second, time.Duration(w.start+int64(l.rate.Per)-now)),
-		Throttled:  true,
-		Limit:      l.name,
+	if !l.blockedAt(e, now) {
+		return nil
 	}
+	start, _, _ := l.windowAt(e, now)
+	return l.busy(start, now)
 }
 
 // add records one event for key.
@@ -182,9 +285,25 @@ func (l *limiter) add(key string) {
 	}
 	now := l.now().UnixNano()
 	l.mu.Lock()
-	w, _ := l.countLocked(key, now)
-	w.current++
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	l.sweepLocked(now)
+	e := l.entries[key]
+	if e == nil {
+		if !l.roomLocked(now, true) {
+			return // every entry is blocked; see the type's comment
+		}
+		e = &limitEntry{key: key}
+		l.entries[key] = e
+	} else {
+		e.list.remove(e)
+	}
+	e.start, e.current, e.prev = l.windowAt(e, now)
+	e.current++
+	if l.blockedAt(e, now) {
+		l.blocked.pushBack(e)
+	} else {
+		l.open.pushBack(e)
+	}
 }
 
 // take checks and records one event.
@@ -202,35 +321,73 @@ func (l *limiter) reset(key string) {
 		return
 	}
 	l.mu.Lock()
-	delete(l.windows, key)
+	if e := l.entries[key]; e != nil {
+		l.dropLocked(e)
+	}
 	l.mu.Unlock()
+}
+
+// len counts the keys held.
+func (l *limiter) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.entries)
 }
 
 // limiters are a Service's limits in force.
 type limiters struct {
-	failuresAccountIP, failuresAccount, failuresIP *limiter
-	sessionsIP, sessionsApp, signupsIP, signupsApp *limiter
+	failuresAccountIP, failuresAccount, failuresIP           *limiter
+	sessionsIP, sessionsApp, loginsIP, signupsIP, signupsApp *limiter
+	ipv6Prefix                                               int
 }
 
 func newLimiters(l Limits, now func() time.Time) limiters {
+	prefix := l.IPv6Prefix
+	if prefix <= 0 || prefix > 128 {
+		prefix = DefaultIPv6Prefix
+	}
 	return limiters{
-		failuresAccountIP: newLimiter(LimitFailuresPerAccountIP, l.FailuresPerAccountIP, now),
-		failuresAccount:   newLimiter(LimitFailuresPerAccount, l.FailuresPerAccount, now),
-		failuresIP:        newLimiter(LimitFailuresPerIP, l.FailuresPerIP, now),
-		sessionsIP:        newLimiter(LimitSessionsPerIP, l.SessionsPerIP, now),
-		sessionsApp:       newLimiter(LimitSessionsPerApp, l.SessionsPerApp, now),
-		signupsIP:         newLimiter(LimitSignupsPerIP, l.SignupsPerIP, now),
-		signupsApp:        newLimiter(LimitSignupsPerApp, l.SignupsPerApp, now),
+		failuresAccountIP: newLimiter(LimitFailuresPerAccountIP, l.FailuresPerAccountIP, now, true),
+		failuresAccount:   newLimiter(LimitFailuresPerAccount, l.FailuresPerAccount, now, true),
+		failuresIP:        newLimiter(LimitFailuresPerIP, l.FailuresPerIP, now, true),
+		sessionsIP:        newLimiter(LimitSessionsPerIP, l.SessionsPerIP, now, false),
+		sessionsApp:       newLimiter(LimitSessionsPerApp, l.SessionsPerApp, now, false),
+		loginsIP:          newLimiter(LimitLoginsPerIP, l.LoginsPerIP, now, false),
+		signupsIP:         newLimiter(LimitSignupsPerIP, l.SignupsPerIP, now, false),
+		signupsApp:        newLimiter(LimitSignupsPerApp, l.SignupsPerApp, now, false),
+		ipv6Prefix:        prefix,
 	}
 }
 
-// accountKey names an account for the failure limits.
-func accountKey(appID int64, c credentials) string {
-	name := c.Login
-	if name == "" {
-		name = "@" + c.Email
+// clientKey is the key of a client IP in the per-IP limits: an IPv4
+// address, or the IPv6 prefix holding the address, since one client
+// usually has a whole /64 to rotate through.
+func (ls *limiters) clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
 	}
-	return strconv.FormatInt(appID, 10) + ":" + strings.ToLower(name)
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(ls.ipv6Prefix)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
+// accountKey names an existing user for the failure limits: failures by
+// login and by email count against the same account.
+func accountKey(appID, userID int64) string {
+	return strconv.FormatInt(appID, 10) + ":" + strconv.FormatInt(userID, 10)
+}
+
+// beforeLookup refuses, before the user is read, a client IP that has
+// failed too often across accounts.
+func (ls *limiters) beforeLookup(ip string) error {
+	return ls.failuresIP.check(ip)
 }
 
 // beforePasswordCheck refuses, before any hashing, a client that has failed
@@ -245,10 +402,14 @@ func (ls *limiters) beforePasswordCheck(account, ip string) error {
 	return ls.failuresIP.check(ip)
 }
 
-// failed records a wrong password (or an unknown login).
+// failed records a wrong password, or with account "" an unknown login:
+// an account that does not exist has nothing to protect, so only the IP
+// counts it, and junk logins cannot fill the account limiters.
 func (ls *limiters) failed(account, ip string) {
-	ls.failuresAccountIP.add(account + "|" + ip)
-	ls.failuresAccount.add(account)
+	if account != "" {
+		ls.failuresAccountIP.add(account + "|" + ip)
+		ls.failuresAccount.add(account)
+	}
 	ls.failuresIP.add(ip)
 }
 

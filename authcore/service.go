@@ -22,6 +22,7 @@ type Service struct {
 	hasher      *Hasher
 	apps        appCache
 	sessions    *sessionCache
+	misses      *missCache
 	limits      limiters
 	health      storeHealth
 	unsubscribe func()
@@ -40,6 +41,7 @@ func New(st store.Store, opts Options) *Service {
 		now:      opts.Now,
 		hasher:   opts.Hasher,
 		sessions: newSessionCache(opts.CacheSize),
+		misses:   newMissCache(missCacheSize(opts.CacheSize)),
 		limits:   newLimiters(*opts.Limits, opts.Now),
 	}
 	s.unsubscribe = st.Subscribe(s.onEvent)
@@ -64,4 +66,16 @@ func (s *Service) onEvent(ev store.Event) {
 		s.apps.invalidate()
 	}
 	s.sessions.apply(ev)
+	if ev.Kind == store.EventSessionChanged {
+		s.misses.forget(ev.TokenHash)
+	}
+}
+
+// missCacheSize sizes the negative cache beside the session cache: a
+// quarter of it, at least 1024, none when session caching is off.
+func missCacheSize(cacheSize int) int {
+	if cacheSize < 0 {
+		return 0
+	}
+	return max(1024, cacheSize/4)
 }

@@ -36,7 +36,8 @@ type SessionResult struct {
 // session; legacy signed requests are verified when they carry a signature.
 func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (SessionResult, error) {
 	p := req.Params
-	if err := s.limits.sessionsIP.take(req.ClientIP); err != nil {
+	ip := s.limits.clientKey(req.ClientIP)
+	if err := s.limits.sessionsIP.take(ip); err != nil {
 		return SessionResult{}, err
 	}
 	appID, err := parseAppID(p["application_id"])
@@ -70,7 +71,7 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 		}
 		res.User, res.UserCreated = &u, true
 	case creds != nil:
-		u, created, err := s.signIn(ctx, app, credentialsFrom(creds), req.ClientIP, AllowsSessionWithoutUser(app))
+		u, created, err := s.signIn(ctx, app, credentialsFrom(creds), ip, AllowsSessionWithoutUser(app))
 		if err != nil {
 			return res, err
 		}
@@ -101,6 +102,7 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 	if err := s.store.CreateSession(ctx, &sess); err != nil {
 		return res, storeErr(err, ErrUnavailable)
 	}
+	s.misses.forget(sess.TokenHash)
 	res.Token, res.Session = token, sess
 	return res, nil
 }
@@ -150,7 +152,7 @@ func (s *Service) checkSignature(ctx context.Context, app store.App, p Params, n
 }
 
 func (s *Service) createGuest(ctx context.Context, app store.App, fullName string, now time.Time) (store.User, error) {
-	if err := checkLength("full_name", fullName, 0, maxFullName); err != nil {
+	if err := checkText("full_name", strings.TrimSpace(fullName), 0, maxFullName, textProse); err != nil {
 		return store.User{}, err
 	}
 	var b [18]byte
@@ -224,6 +226,10 @@ type LoginRequest struct {
 // Login binds a user to an existing session, keeping the token (the SDKs
 // keep using it). The user must exist.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (store.User, error) {
+	ip := s.limits.clientKey(req.ClientIP)
+	if err := s.limits.loginsIP.take(ip); err != nil {
+		return store.User{}, err
+	}
 	id, err := s.Authenticate(ctx, req.Token)
 	if err != nil {
 		return store.User{}, err
@@ -239,7 +245,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (store.User, erro
 	if creds == nil {
 		creds = req.Params // POST /login sends the fields at the top level
 	}
-	u, _, err := s.signIn(ctx, app, credentialsFrom(creds), req.ClientIP, false)
+	u, _, err := s.signIn(ctx, app, credentialsFrom(creds), ip, false)
 	if err != nil {
 		return u, err
 	}

@@ -44,25 +44,13 @@ func (s *Service) signIn(ctx context.Context, app store.App, c credentials, ip s
 	if c.Password == "" {
 		return store.User{}, false, invalid("password", "cannot be blank")
 	}
-	account := accountKey(app.ID, c)
-	if err := s.limits.beforePasswordCheck(account, ip); err != nil {
+	if err := s.limits.beforeLookup(ip); err != nil {
 		return store.User{}, false, err
 	}
-	u, created, err := s.checkCredentials(ctx, app, c, create)
-	switch {
-	case err == nil:
-		s.limits.succeeded(account, ip)
-	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrUserNotFound):
-		s.limits.failed(account, ip)
-	}
-	return u, created, err
-}
-
-// checkCredentials finds (or creates) the user and checks the password.
-func (s *Service) checkCredentials(ctx context.Context, app store.App, c credentials, create bool) (store.User, bool, error) {
-	if len(c.Password) > maxPassword || len(c.Login) > maxLogin*4 || len(c.Email) > maxEmail {
+	if tooLong(c.Password, maxPassword) || tooLong(foldName(c.Login), maxLogin) || tooLong(foldName(c.Email), maxEmail) {
 		// Longer than anything we store: it cannot match, and hashing it
 		// would only cost time.
+		s.limits.failed("", ip)
 		return store.User{}, false, ErrBadCredentials
 	}
 	if s.hasher.saturated() {
@@ -73,13 +61,14 @@ func (s *Service) checkCredentials(ctx context.Context, app store.App, c credent
 	u, err := s.findUser(ctx, app.ID, c)
 	switch {
 	case err == nil:
-		return s.checkPassword(ctx, u, c.Password)
+		return s.signInAs(ctx, u, c.Password, ip)
 	case !errors.Is(err, store.ErrNotFound):
 		return u, false, storeErr(err, nil)
 	case !create:
 		if err := s.hasher.VerifyNobody(ctx, c.Password); err != nil {
 			return u, false, err
 		}
+		s.limits.failed("", ip)
 		return u, false, ErrUserNotFound
 	}
 	// Concurrent first logins with the same credentials share one creation
@@ -106,17 +95,46 @@ func (s *Service) createFirstLogin(ctx context.Context, app store.App, c credent
 	if errors.As(err, &verr) && (verr.Fields["login"] != nil || verr.Fields["email"] != nil) {
 		// Lost a race for this login: the winner's user is the one to use.
 		if u, err := s.findUser(ctx, app.ID, c); err == nil {
-			return s.checkPassword(ctx, u, c.Password)
+			return s.signInAs(ctx, u, c.Password, ip)
 		}
 	}
 	return u, err == nil, err
 }
 
+// signInAs checks the password of an existing user under the failure
+// limits of its account: one account, whether named by login or by email.
+func (s *Service) signInAs(ctx context.Context, u store.User, password, ip string) (store.User, bool, error) {
+	account := accountKey(u.AppID, u.ID)
+	if err := s.limits.beforePasswordCheck(account, ip); err != nil {
+		return store.User{}, false, err
+	}
+	u, _, err := s.checkPassword(ctx, u, password)
+	switch {
+	case err == nil:
+		s.limits.succeeded(account, ip)
+	case errors.Is(err, ErrBadCredentials):
+		s.limits.failed(account, ip)
+	}
+	return u, false, err
+}
+
 func (s *Service) findUser(ctx context.Context, appID int64, c credentials) (store.User, error) {
 	if c.Login != "" {
-		return s.store.GetUserByLogin(ctx, appID, c.Login)
+		return s.userByName(ctx, appID, c.Login, s.store.GetUserByLogin)
 	}
-	return s.store.GetUserByEmail(ctx, appID, c.Email)
+	return s.userByName(ctx, appID, c.Email, s.store.GetUserByEmail)
+}
+
+// userByName looks a login or email up in its folded form, then, for a
+// user stored before names were folded, as given.
+func (s *Service) userByName(ctx context.Context, appID int64, name string,
+	get func(context.Context, int64, string) (store.User, error),
+) (store.User, error) {
+	u, err := get(ctx, appID, foldName(name))
+	if errors.Is(err, store.ErrNotFound) && foldedBefore(name) {
+		u, err = get(ctx, appID, name)
+	}
+	return u, err
 }
 
 func (s *Service) checkPassword(ctx context.Context, u store.User, password string) (store.User, bool, error) {
@@ -179,7 +197,7 @@ type CreateUserRequest struct {
 
 // CreateUser signs a user up.
 func (s *Service) CreateUser(ctx context.Context, req CreateUserRequest) (store.User, error) {
-	if err := s.limits.signupsIP.take(req.ClientIP); err != nil {
+	if err := s.limits.signupsIP.take(s.limits.clientKey(req.ClientIP)); err != nil {
 		return store.User{}, err
 	}
 	if err := s.limits.signupsApp.take(strconv.FormatInt(req.AppID, 10)); err != nil {
@@ -229,27 +247,30 @@ func (s *Service) saveUser(ctx context.Context, u *store.User, create bool) erro
 }
 
 // applyUserInput validates in and copies it onto u. On create a login or an
-// email is required.
+// email is required. Logins and emails are stored folded (foldName).
 func applyUserInput(u *store.User, in UserInput, create bool) error {
 	verr := &ValidationError{}
-	set := func(dst *string, src *string, field string, minLen, maxLen int) {
+	set := func(dst *string, src *string, field string, minLen, maxLen int, kind textKind) {
 		if src == nil {
 			return
 		}
 		v := strings.TrimSpace(*src)
-		if err := checkLength(field, v, minLen, maxLen); err != nil {
+		if field == "login" || field == "email" {
+			v = foldName(v)
+		}
+		if err := checkText(field, v, minLen, maxLen, kind); err != nil {
 			verr.add(field, err.(*ValidationError).Fields[field][0])
 			return
 		}
 		*dst = v
 	}
 	if in.Login != nil && strings.TrimSpace(*in.Login) != "" {
-		set(&u.Login, in.Login, "login", minLogin, maxLogin)
+		set(&u.Login, in.Login, "login", minLogin, maxLogin, textName)
 	} else if in.Login != nil && !create {
 		verr.add("login", "cannot be blank")
 	}
 	if in.Email != nil && strings.TrimSpace(*in.Email) != "" {
-		set(&u.Email, in.Email, "email", 3, maxEmail)
+		set(&u.Email, in.Email, "email", 3, maxEmail, textName)
 		if !strings.Contains(u.Email, "@") && verr.Fields["email"] == nil {
 			verr.add("email", "is invalid")
 		}
@@ -259,18 +280,21 @@ func applyUserInput(u *store.User, in UserInput, create bool) error {
 	if create && u.Login == "" && u.Email == "" && verr.Fields["login"] == nil {
 		verr.add("login", "cannot be blank")
 	}
-	set(&u.FullName, in.FullName, "full_name", 0, maxFullName)
-	set(&u.Phone, in.Phone, "phone", 0, 40)
-	set(&u.Website, in.Website, "website", 0, maxShortField)
-	set(&u.Tags, in.Tags, "tag_list", 0, 1000)
-	set(&u.ExternalID, in.ExternalID, "external_id", 0, maxShortField)
-	set(&u.FacebookID, in.FacebookID, "facebook_id", 0, maxShortField)
-	set(&u.TwitterID, in.TwitterID, "twitter_id", 0, maxShortField)
-	set(&u.Avatar, in.Avatar, "avatar", 0, maxShortField)
+	set(&u.FullName, in.FullName, "full_name", 0, maxFullName, textProse)
+	set(&u.Phone, in.Phone, "phone", 0, 40, textName)
+	set(&u.Website, in.Website, "website", 0, maxShortField, textName)
+	set(&u.Tags, in.Tags, "tag_list", 0, 1000, textProse)
+	set(&u.ExternalID, in.ExternalID, "external_id", 0, maxShortField, textName)
+	set(&u.FacebookID, in.FacebookID, "facebook_id", 0, maxShortField, textName)
+	set(&u.TwitterID, in.TwitterID, "twitter_id", 0, maxShortField, textName)
+	set(&u.Avatar, in.Avatar, "avatar", 0, maxShortField, textName)
 	if in.CustomData != nil {
-		if len(*in.CustomData) > maxCustomData {
+		switch {
+		case len(*in.CustomData) > maxCustomData:
 			verr.add("custom_data", "is too long")
-		} else {
+		case hasForbiddenRune(*in.CustomData, textJSON):
+			verr.add("custom_data", msgForbiddenRune)
+		default:
 			u.CustomData = *in.CustomData
 		}
 	}
@@ -285,6 +309,20 @@ func applyUserInput(u *store.User, in UserInput, create bool) error {
 	return verr.orNil()
 }
 
+// msgForbiddenRune is the field error for hasForbiddenRune.
+const msgForbiddenRune = "contains control or bidirectional formatting characters"
+
+// checkText checks a field's length and characters.
+func checkText(field, v string, minLen, maxLen int, kind textKind) error {
+	if err := checkLength(field, v, minLen, maxLen); err != nil {
+		return err
+	}
+	if hasForbiddenRune(v, kind) {
+		return invalid(field, msgForbiddenRune)
+	}
+	return nil
+}
+
 func checkLength(field, v string, minLen, maxLen int) error {
 	n := utf8.RuneCountInString(v)
 	switch {
@@ -292,7 +330,7 @@ func checkLength(field, v string, minLen, maxLen int) error {
 		return invalid(field, "cannot be blank")
 	case n < minLen:
 		return invalid(field, "is too short (minimum is "+strconv.Itoa(minLen)+" characters)")
-	case n > maxLen:
+	case tooLong(v, maxLen):
 		return invalid(field, "is too long (maximum is "+strconv.Itoa(maxLen)+" characters)")
 	}
 	return nil
@@ -306,13 +344,13 @@ func (s *Service) GetUser(ctx context.Context, caller Identity, userID int64) (s
 
 // GetUserByLogin returns a user of the caller's app by login.
 func (s *Service) GetUserByLogin(ctx context.Context, caller Identity, login string) (store.User, error) {
-	u, err := s.store.GetUserByLogin(ctx, caller.AppID, login)
+	u, err := s.userByName(ctx, caller.AppID, login, s.store.GetUserByLogin)
 	return u, storeErr(err, ErrNotFound)
 }
 
 // GetUserByEmail returns a user of the caller's app by email.
 func (s *Service) GetUserByEmail(ctx context.Context, caller Identity, email string) (store.User, error) {
-	u, err := s.store.GetUserByEmail(ctx, caller.AppID, email)
+	u, err := s.userByName(ctx, caller.AppID, email, s.store.GetUserByEmail)
 	return u, storeErr(err, ErrNotFound)
 }
 
@@ -320,6 +358,12 @@ func (s *Service) GetUserByEmail(ctx context.Context, caller Identity, email str
 // from the caller), at most 100 at a time, and the total.
 func (s *Service) ListUsers(ctx context.Context, caller Identity, q store.UserQuery) ([]store.User, int, error) {
 	q.AppID = caller.AppID
+	if q.Login != "" {
+		q.Login = foldName(q.Login)
+	}
+	if q.Email != "" {
+		q.Email = foldName(q.Email)
+	}
 	if q.Limit <= 0 || q.Limit > maxUsersPerGet {
 		q.Limit = maxUsersPerGet
 	}
@@ -348,7 +392,7 @@ func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64,
 		if err := checkLength("password", *in.Password, minPassword, maxPassword); err != nil {
 			return u, err
 		}
-		account := accountKey(caller.AppID, credentials{Login: u.Login, Email: u.Email})
+		account := accountKey(caller.AppID, u.ID)
 		if err := s.limits.beforePasswordCheck(account, ""); err != nil {
 			return u, err
 		}

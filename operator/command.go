@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -333,7 +334,7 @@ func cliRun(run func(c *cliContext, args []string) error) func(*cobra.Command, [
 			err = run(c, args)
 		}
 		if err != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), "cubeauth:", err)
+			fmt.Fprintln(cmd.ErrOrStderr(), "cubeauth:", cliSafe(err.Error()))
 		}
 		return err
 	}
@@ -469,7 +470,7 @@ func printCLIApp(w io.Writer, a appView) {
 
 func printCLIWarnings(w io.Writer, a appView) {
 	for _, msg := range a.Warnings {
-		fmt.Fprintln(w, "WARNING:", msg)
+		fmt.Fprintln(w, "WARNING:", cliSafe(msg))
 	}
 }
 
@@ -494,7 +495,7 @@ func newCLITable(w io.Writer, header ...string) *cliTable {
 func (t *cliTable) row(cells ...any) {
 	parts := make([]string, len(cells))
 	for i, c := range cells {
-		parts[i] = fmt.Sprint(c)
+		parts[i] = cliSafe(fmt.Sprint(c))
 		if parts[i] == "" {
 			parts[i] = "-"
 		}
@@ -503,3 +504,15 @@ func (t *cliTable) row(cells ...any) {
 }
 
 func (t *cliTable) flush() { _ = t.tw.Flush() }
+
+// cliSafe returns s as it is when every character prints plainly, and
+// quoted Go-style otherwise, so that stored text (a login, a full name)
+// cannot drive the terminal with control or bidirectional characters.
+func cliSafe(s string) string {
+	for _, r := range s {
+		if r != ' ' && !strconv.IsGraphic(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
