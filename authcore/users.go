@@ -75,7 +75,7 @@ func (s *Service) signIn(ctx context.Context, app store.App, c credentials, ip s
 	// (one hash); those with other passwords race in the store.
 	key := sharedKey(strconv.FormatInt(app.ID, 10), c.Login, c.Email, c.Password)
 	first, shared, err := s.firstLogins.do(ctx, key, func(ctx context.Context) (firstLogin, error) {
-		u, created, err := s.createFirstLogin(ctx, app, c)
+		u, created, err := s.createFirstLogin(ctx, app, c, ip)
 		return firstLogin{user: u, created: created}, err
 	})
 	return first.user, first.created && !shared, err
@@ -89,7 +89,7 @@ type firstLogin struct {
 
 // createFirstLogin creates the user of a first login; when another login
 // created it first, it checks the password against that user's.
-func (s *Service) createFirstLogin(ctx context.Context, app store.App, c credentials) (store.User, bool, error) {
+func (s *Service) createFirstLogin(ctx context.Context, app store.App, c credentials, ip string) (store.User, bool, error) {
 	u, err := s.createUser(ctx, app.ID, UserInput{Login: &c.Login, Email: &c.Email, Password: &c.Password}, false)
 	var verr *ValidationError
 	if errors.As(err, &verr) && (verr.Fields["login"] != nil || verr.Fields["email"] != nil) {

@@ -58,8 +58,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			failures_per_ip 100/15m
 //			sessions_per_ip 600/1m
 //			sessions_per_app off
+//			logins_per_ip 600/1m
 //			signups_per_ip 60/1m
 //			signups_per_app off
+//			ipv6_prefix 64              # IPv6 clients counted per /64
 //		}
 //		app <id> {
 //			name <label>
@@ -149,6 +151,15 @@ func (h *Handler) parseLimits(d *caddyfile.Dispenser) error {
 	fields := h.Limits.fields(&scratch)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		if name == "ipv6_prefix" {
+			if err := parseInt(d, &h.Limits.IPv6Prefix); err != nil {
+				return err
+			}
+			if _, err := h.Limits.limits(); err != nil {
+				return d.Err(err.Error())
+			}
+			continue
+		}
 		i := slices.IndexFunc(fields, func(f limitField) bool { return f.name == name })
 		if i < 0 {
 			return d.Errf("unknown limit %q", name)

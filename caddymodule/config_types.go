@@ -42,11 +42,18 @@ type LimitsConfig struct {
 	SessionsPerIP string `json:"sessions_per_ip,omitempty"`
 	// SessionsPerApp bounds session creations for one app. Default: off.
 	SessionsPerApp string `json:"sessions_per_app,omitempty"`
+	// LoginsPerIP bounds POST /login (an app session signing a user in)
+	// from one client IP. Default: 600/1m.
+	LoginsPerIP string `json:"logins_per_ip,omitempty"`
 	// SignupsPerIP bounds user creations from one client IP.
 	// Default: 60/1m.
 	SignupsPerIP string `json:"signups_per_ip,omitempty"`
 	// SignupsPerApp bounds user creations for one app. Default: off.
 	SignupsPerApp string `json:"signups_per_app,omitempty"`
+	// IPv6Prefix is how many leading bits of an IPv6 client address the
+	// per-IP limits count as one client (clients rotate addresses inside
+	// their /64 for free); 128 counts every address apart. Default: 64.
+	IPv6Prefix int `json:"ipv6_prefix,omitempty"`
 }
 
 // fields pairs each configured limit with its name and its place in l.
@@ -57,6 +64,7 @@ func (c *LimitsConfig) fields(l *authcore.Limits) []limitField {
 		{"failures_per_ip", &c.FailuresPerIP, &l.FailuresPerIP},
 		{"sessions_per_ip", &c.SessionsPerIP, &l.SessionsPerIP},
 		{"sessions_per_app", &c.SessionsPerApp, &l.SessionsPerApp},
+		{"logins_per_ip", &c.LoginsPerIP, &l.LoginsPerIP},
 		{"signups_per_ip", &c.SignupsPerIP, &l.SignupsPerIP},
 		{"signups_per_app", &c.SignupsPerApp, &l.SignupsPerApp},
 	}
@@ -73,6 +81,12 @@ func (c *LimitsConfig) limits() (authcore.Limits, error) {
 	l := authcore.DefaultLimits
 	if c == nil {
 		return l, nil
+	}
+	if c.IPv6Prefix != 0 {
+		if c.IPv6Prefix < 1 || c.IPv6Prefix > 128 {
+			return l, fmt.Errorf("limit ipv6_prefix must be between 1 and 128")
+		}
+		l.IPv6Prefix = c.IPv6Prefix
 	}
 	for _, f := range c.fields(&l) {
 		if *f.config == "" {
