@@ -94,9 +94,10 @@ func forwardedCounter(appID, sessionType string) prometheus.Counter {
 	return metrics.forwarded.WithLabelValues(appID, sessionType)
 }
 
-// countRefusal counts a refused request under its reason, and throttled
-// ones under their limit too.
-func countRefusal(err error) {
+// countRefusal counts a refused request under its reason (from refusals),
+// and throttled ones under their limit too.
+func countRefusal(err error, reason string) {
+	metrics.authFailures.WithLabelValues(reason).Inc()
 	var busy *authcore.BusyError
 	if errors.As(err, &busy) {
 		limit := busy.Limit
@@ -104,39 +105,5 @@ func countRefusal(err error) {
 			limit = "hash_capacity"
 		}
 		metrics.throttled.WithLabelValues(limit).Inc()
-		metrics.authFailures.WithLabelValues("throttled").Inc()
-		return
 	}
-	metrics.authFailures.WithLabelValues(refusalReason(err)).Inc()
-}
-
-func refusalReason(err error) string {
-	var verr *authcore.ValidationError
-	reasons := []struct {
-		err    error
-		reason string
-	}{
-		{authcore.ErrSessionNotFound, "session_not_found"},
-		{authcore.ErrTokenRequired, "token_missing"},
-		{authcore.ErrUnknownApp, "unknown_app"},
-		{authcore.ErrBadCredentials, "bad_credentials"},
-		{authcore.ErrUserNotFound, "user_not_found"},
-		{authcore.ErrNeedUser, "need_user"},
-		{authcore.ErrForbidden, "forbidden"},
-		{authcore.ErrBadSignature, "bad_signature"},
-		{authcore.ErrSignatureRequired, "signature_required"},
-		{authcore.ErrStaleTimestamp, "stale_timestamp"},
-		{authcore.ErrReplayed, "replayed_nonce"},
-		{authcore.ErrUnavailable, "store_unavailable"},
-		{authcore.ErrBadParams, "bad_input"},
-	}
-	for _, r := range reasons {
-		if errors.Is(err, r.err) {
-			return r.reason
-		}
-	}
-	if errors.As(err, &verr) {
-		return "invalid_input"
-	}
-	return "other"
 }
