@@ -56,17 +56,6 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request, ep *endp
 	}
 }
 
-// requestToken is the session token of a terminated request.
-func requestToken(r *http.Request) string {
-	if t := r.Header.Get("Cb-Token"); t != "" {
-		return t
-	}
-	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		return strings.TrimSpace(auth[7:])
-	}
-	return ""
-}
-
 // authenticated returns the caller's identity and sets the expiry header.
 func (h *Handler) authenticated(w http.ResponseWriter, r *http.Request) (authcore.Identity, error) {
 	id, err := h.service.Authenticate(r.Context(), requestToken(r))

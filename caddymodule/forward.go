@@ -90,10 +90,6 @@ func forwardedAppFor(id authcore.Identity) *forwardedApp {
 	return fa.(*forwardedApp)
 }
 
-// tokenQueryParam carries the token on WebSocket upgrades, where browsers
-// cannot set headers.
-const tokenQueryParam = "token"
-
 // forward authenticates a request for the backend and passes it on with the
 // identity headers, or refuses it. It fails closed: when the store cannot
 // answer, the request is refused with 503, never forwarded.
@@ -164,38 +160,6 @@ func (h *Handler) answerBackendError(w http.ResponseWriter, r *http.Request, err
 			zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
 	}
 	writeJSON(w, status, base(http.StatusText(status)))
-}
-
-// takeToken finds the token in CB-Token, Authorization: Bearer, or (on a
-// WebSocket upgrade only) the token query parameter, and removes it from the
-// request unless credentials are to be passed on.
-func (h *Handler) takeToken(r *http.Request) string {
-	token := r.Header.Get("Cb-Token")
-	if token == "" {
-		if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			token = strings.TrimSpace(auth[7:])
-			if !h.PassCredentials {
-				r.Header.Del("Authorization")
-			}
-		}
-	}
-	if !h.PassCredentials {
-		r.Header.Del("Cb-Token")
-	}
-	if !isWebSocket(r) {
-		return token
-	}
-	if q := r.URL.Query(); q.Has(tokenQueryParam) {
-		if token == "" {
-			token = q.Get(tokenQueryParam)
-		}
-		if !h.PassCredentials {
-			q.Del(tokenQueryParam)
-			r.URL.RawQuery = q.Encode()
-			r.RequestURI = r.URL.RequestURI()
-		}
-	}
-	return token
 }
 
 // setUserPlaceholders sets the http.auth.user.* placeholders; userID is ""
