@@ -121,10 +121,11 @@ func busyBody(e *authcore.BusyError) errorBody { return base(e.Reason) }
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ref := refusalFor(err)
 	status, body := ref.status, ref.body(err)
-	countRefusal(err, ref.reason)
 	var busy *authcore.BusyError
+	errors.As(err, &busy)
+	countRefusal(ref.reason, busy)
 	switch {
-	case errors.As(err, &busy):
+	case busy != nil:
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(busy.RetryAfter.Seconds()))))
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")

@@ -95,15 +95,15 @@ func forwardedCounter(appID, sessionType string) prometheus.Counter {
 }
 
 // countRefusal counts a refused request under its reason (from refusals),
-// and throttled ones under their limit too.
-func countRefusal(err error, reason string) {
+// and a throttled one (busy is not nil) under its limit too.
+func countRefusal(reason string, busy *authcore.BusyError) {
 	metrics.authFailures.WithLabelValues(reason).Inc()
-	var busy *authcore.BusyError
-	if errors.As(err, &busy) {
-		limit := busy.Limit
-		if limit == "" {
-			limit = "hash_capacity"
-		}
-		metrics.throttled.WithLabelValues(limit).Inc()
+	if busy == nil {
+		return
 	}
+	limit := busy.Limit
+	if limit == "" {
+		limit = "hash_capacity"
+	}
+	metrics.throttled.WithLabelValues(limit).Inc()
 }
