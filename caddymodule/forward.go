@@ -107,9 +107,11 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 		h.writeError(w, r, err)
 		return nil
 	}
-	if id.UserID == 0 && !isSafeMethod(r.Method) {
-		h.writeError(w, r, authcore.ErrNeedUser)
-		return nil
+	if !isSafeMethod(r.Method) {
+		if err := id.RequireUser(); err != nil {
+			h.writeError(w, r, err)
+			return nil
+		}
 	}
 	// Only WebSocket upgrades are checked: parsing the query of every
 	// proxied request would cost allocations for nothing.

@@ -69,7 +69,7 @@ func initMetrics(ctx caddy.Context) error {
 	return nil
 }
 
-func countSessionCreated(res authcore.SessionResult, stage string) {
+func countSessionCreated(res authcore.SessionResult) {
 	kind := authcore.SessionTypeApp
 	if res.User != nil {
 		kind = authcore.SessionTypeUser
@@ -78,7 +78,7 @@ func countSessionCreated(res authcore.SessionResult, stage string) {
 		}
 	}
 	app := strconv.FormatInt(res.Session.AppID, 10)
-	metrics.sessionsCreated.WithLabelValues(app, kind, stage).Inc()
+	metrics.sessionsCreated.WithLabelValues(app, kind, res.Stage).Inc()
 	if res.UserCreated {
 		metrics.usersCreated.WithLabelValues(app, "session").Inc()
 	}
