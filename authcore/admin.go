@@ -72,9 +72,7 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 		CreatedAt:          now,
 		UpdatedAt:          now,
 	}
-	if a.Stage == "" {
-		a.Stage = store.StageDevelopment
-	}
+	withDefaultStage(&a)
 	if err := validateApp(a); err != nil {
 		return a, err
 	}
@@ -299,16 +297,7 @@ func (s *Service) findSession(ctx context.Context, appID, sessionID int64) (stor
 // validateApp checks the values an operator may set.
 func validateApp(a store.App) error {
 	verr := &ValidationError{}
-	switch a.Stage {
-	case store.StageDevelopment, store.StageProduction:
-	default:
-		verr.add(FieldStage, "must be development or production")
-	}
-	switch a.SessionWithoutUser {
-	case "", store.PermissionAllow, store.PermissionDeny:
-	default:
-		verr.add(FieldSessionWithoutUser, "must be allow, deny or null (follow the stage)")
-	}
+	checkStageAndPermission(a, verr)
 	if err := checkLength(FieldName, a.Name, 0, maxFullName); err != nil {
 		verr.add(FieldName, err.(*ValidationError).Fields[FieldName][0])
 	}

@@ -14,8 +14,6 @@ import (
 	"github.com/cubeauth/cubeauth/store"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 // sessionFor creates a session for login on app, with the app's key.
 func sessionFor(t *testing.T, svc *Service, app store.App, login string) (SessionResult, error) {
 	t.Helper()

@@ -110,18 +110,6 @@ func keyMatches(a store.App, key string, now time.Time) bool {
 	return ok
 }
 
-// AllowsSessionWithoutUser is the effective "session creation without an
-// existing user entity" permission: explicit, or following the stage.
-func AllowsSessionWithoutUser(a store.App) bool {
-	switch a.SessionWithoutUser {
-	case store.PermissionAllow:
-		return true
-	case store.PermissionDeny:
-		return false
-	}
-	return a.Stage != store.StageProduction
-}
-
 // Apps returns every app, ordered by ID.
 func (s *Service) Apps(ctx context.Context) ([]store.App, error) {
 	apps, err := s.store.ListApps(ctx)
@@ -157,9 +145,7 @@ func (s *Service) ApplyConfigApp(ctx context.Context, cfg store.App, pinned []st
 			cfg.AuthKey = uuid.NewString()
 		}
 	}
-	if cfg.Stage == "" {
-		cfg.Stage = store.StageDevelopment
-	}
+	withDefaultStage(&cfg)
 	cfg.UpdatedAt = now
 	if err := s.store.PutApp(ctx, cfg); err != nil {
 		return storeErr(err, nil)

@@ -144,21 +144,6 @@ func (c *sessionCache) removeWhere(match func(Identity) bool) {
 	}
 }
 
-// len counts the cached sessions.
-func (c *sessionCache) len() int {
-	if c == nil {
-		return 0
-	}
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.entries)
-		s.mu.RUnlock()
-	}
-	return n
-}
-
 // apply drops what an event makes stale.
 func (c *sessionCache) apply(ev store.Event) {
 	switch ev.Kind {

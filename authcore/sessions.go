@@ -29,6 +29,9 @@ type SessionResult struct {
 	// UserCreated is true when the user was created by this request (a
 	// development-stage first login, or a guest).
 	UserCreated bool
+	// Stage is the app's stage when CreateSession made the session; other
+	// lookups leave it empty.
+	Stage string
 }
 
 // CreateSession creates an app session, or a user session for a login or
@@ -61,7 +64,7 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 	if p["provider"] != "" {
 		return SessionResult{}, ErrUnsupported
 	}
-	res := SessionResult{}
+	res := SessionResult{Stage: app.Stage}
 	creds := p.Sub("user")
 	switch {
 	case creds["guest"] != "" && creds["guest"] != "0" && creds["guest"] != "false":
@@ -259,8 +262,8 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	if id.UserID == 0 {
-		return ErrNeedUser
+	if err := id.RequireUser(); err != nil {
+		return err
 	}
 	return s.rebind(ctx, id.TokenHash, 0)
 }

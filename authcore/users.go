@@ -449,13 +449,3 @@ func (s *Service) DeleteUser(ctx context.Context, caller Identity, userID int64)
 	}
 	return storeErr(s.store.DeleteUser(ctx, caller.AppID, userID), ErrNotFound)
 }
-
-func ownUser(caller Identity, userID int64) error {
-	if caller.UserID == 0 {
-		return ErrNeedUser
-	}
-	if caller.UserID != userID {
-		return ErrForbidden
-	}
-	return nil
-}

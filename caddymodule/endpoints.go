@@ -56,17 +56,6 @@ func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request, ep *endp
 	}
 }
 
-// requestToken is the session token of a terminated request.
-func requestToken(r *http.Request) string {
-	if t := r.Header.Get("Cb-Token"); t != "" {
-		return t
-	}
-	if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-		return strings.TrimSpace(auth[7:])
-	}
-	return ""
-}
-
 // authenticated returns the caller's identity and sets the expiry header.
 func (h *Handler) authenticated(w http.ResponseWriter, r *http.Request) (authcore.Identity, error) {
 	id, err := h.service.Authenticate(r.Context(), requestToken(r))
@@ -94,7 +83,7 @@ func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, _ string)
 		if err != nil {
 			return err
 		}
-		countSessionCreated(res, stageOf(ctx, h.service, res.Session.AppID))
+		countSessionCreated(res)
 		h.setExpiryHeader(w)
 		writeJSON(w, http.StatusCreated, map[string]any{"session": renderSession(res, res.Token)})
 	case http.MethodGet, http.MethodHead:
@@ -180,15 +169,6 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) error {
 	countSignup(u)
 	writeJSON(w, http.StatusCreated, map[string]any{"user": renderUser(u)})
 	return nil
-}
-
-// stageOf names an app's stage for metrics.
-func stageOf(ctx context.Context, svc *authcore.Service, appID int64) string {
-	app, err := svc.App(ctx, appID)
-	if err != nil {
-		return "unknown"
-	}
-	return app.Stage
 }
 
 // serveUser is /users/{id}, /users/v2 and the by_login/by_email lookups.

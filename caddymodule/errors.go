@@ -26,67 +26,106 @@ func field(name, msg string) errorBody { return errorBody{Errors: map[string][]s
 // errSessionBody is the exact body the SDKs recognise as an expired session.
 var errSessionBody = base("Required session does not exist")
 
-// httpError maps an authcore error to a status and body.
-func httpError(err error) (int, errorBody) {
-	var verr *authcore.ValidationError
-	var busy *authcore.BusyError
-	switch {
-	case errors.As(err, &verr):
-		return http.StatusUnprocessableEntity, errorBody{Errors: verr.Fields}
-	case errors.As(err, &busy):
-		if busy.Throttled {
-			return http.StatusTooManyRequests, base(busy.Reason)
-		}
-		return http.StatusServiceUnavailable, base(busy.Reason)
-	case errors.Is(err, authcore.ErrBadParams):
-		return http.StatusBadRequest, base(err.Error())
-	case errors.Is(err, errBodyTooLarge):
-		return http.StatusRequestEntityTooLarge, base("request body is too large")
-	case errors.Is(err, authcore.ErrSessionNotFound):
-		return http.StatusUnauthorized, errSessionBody
-	case errors.Is(err, authcore.ErrTokenRequired):
-		return http.StatusUnauthorized, list("Token is required")
-	case errors.Is(err, authcore.ErrUnknownApp):
-		return http.StatusUnauthorized, base("Unknown application or auth key")
-	case errors.Is(err, authcore.ErrBadCredentials):
-		return http.StatusUnauthorized, list("Unauthorized")
-	case errors.Is(err, authcore.ErrUserNotFound):
-		return http.StatusNotFound, list("User not found")
-	case errors.Is(err, authcore.ErrNotFound):
-		return http.StatusNotFound, base("Not found")
-	case errors.Is(err, authcore.ErrNeedUser):
-		return http.StatusForbidden, base("Forbidden. Need user.")
-	case errors.Is(err, authcore.ErrForbidden):
-		return http.StatusForbidden, base("Forbidden")
-	case errors.Is(err, authcore.ErrBadSignature):
-		return http.StatusUnprocessableEntity, list("Unexpected signature")
-	case errors.Is(err, authcore.ErrSignatureRequired):
-		return http.StatusUnprocessableEntity, field("signature", "cannot be blank")
-	case errors.Is(err, authcore.ErrStaleTimestamp):
-		return http.StatusUnprocessableEntity, field("timestamp", "is out of the allowed range")
-	case errors.Is(err, authcore.ErrReplayed):
-		return http.StatusUnprocessableEntity, field("nonce", "has already been used")
-	case errors.Is(err, authcore.ErrUnsupported):
-		return http.StatusUnprocessableEntity, field("provider", "is not supported")
-	case errors.Is(err, errMethodNotAllowed):
-		return http.StatusMethodNotAllowed, base("Method not allowed")
-	case errors.Is(err, errNoEndpoint):
-		return http.StatusNotFound, base("Not found")
-	case errors.Is(err, authcore.ErrUnavailable):
-		return http.StatusServiceUnavailable, base("Service unavailable")
-	}
-	return http.StatusInternalServerError, base("Internal server error")
+// refusal is how cubeauth answers and counts one kind of error: the HTTP
+// status, the ConnectyCube body, and the reason label of
+// cubeauth_auth_failures_total.
+type refusal struct {
+	is     func(error) bool
+	status int
+	body   func(error) errorBody
+	reason string
 }
+
+// refusals is the one table of refusals, tried in order; an error that none
+// matches is an internal error. Every error authcore exports has an entry
+// (TestEveryAuthcoreErrorHasARefusal). The bodies are the ones the
+// ConnectyCube SDKs expect.
+var refusals = []refusal{
+	{isType[*authcore.ValidationError], http.StatusUnprocessableEntity, typedBody(func(e *authcore.ValidationError) errorBody { return errorBody{Errors: e.Fields} }), "invalid_input"},
+	// A BusyError is a rate limit's (429) or a lack of hashing turns (503).
+	{isThrottled, http.StatusTooManyRequests, typedBody(busyBody), "throttled"},
+	{isType[*authcore.BusyError], http.StatusServiceUnavailable, typedBody(busyBody), "throttled"},
+	{isType[*authcore.PinnedError], http.StatusConflict, typedBody(func(e *authcore.PinnedError) errorBody { return base(e.Error()) }), "pinned"},
+	{is(authcore.ErrBadParams), http.StatusBadRequest, func(err error) errorBody { return base(err.Error()) }, "bad_input"},
+	{is(errBodyTooLarge), http.StatusRequestEntityTooLarge, fixed(base("request body is too large")), "body_too_large"},
+	{is(authcore.ErrSessionNotFound), http.StatusUnauthorized, fixed(errSessionBody), "session_not_found"},
+	{is(authcore.ErrTokenRequired), http.StatusUnauthorized, fixed(list("Token is required")), "token_missing"},
+	{is(authcore.ErrUnknownApp), http.StatusUnauthorized, fixed(base("Unknown application or auth key")), "unknown_app"},
+	{is(authcore.ErrBadCredentials), http.StatusUnauthorized, fixed(list("Unauthorized")), "bad_credentials"},
+	{is(authcore.ErrUserNotFound), http.StatusNotFound, fixed(list("User not found")), "user_not_found"},
+	{is(authcore.ErrNotFound), http.StatusNotFound, fixed(base("Not found")), "not_found"},
+	{is(authcore.ErrNeedUser), http.StatusForbidden, fixed(base("Forbidden. Need user.")), "need_user"},
+	{is(authcore.ErrForbidden), http.StatusForbidden, fixed(base("Forbidden")), "forbidden"},
+	{is(authcore.ErrBadSignature), http.StatusUnprocessableEntity, fixed(list("Unexpected signature")), "bad_signature"},
+	{is(authcore.ErrSignatureRequired), http.StatusUnprocessableEntity, fixed(field("signature", "cannot be blank")), "signature_required"},
+	{is(authcore.ErrStaleTimestamp), http.StatusUnprocessableEntity, fixed(field("timestamp", "is out of the allowed range")), "stale_timestamp"},
+	{is(authcore.ErrReplayed), http.StatusUnprocessableEntity, fixed(field("nonce", "has already been used")), "replayed_nonce"},
+	{is(authcore.ErrUnsupported), http.StatusUnprocessableEntity, fixed(field("provider", "is not supported")), "unsupported"},
+	{is(errMethodNotAllowed), http.StatusMethodNotAllowed, fixed(base("Method not allowed")), "method_not_allowed"},
+	{is(errNoEndpoint), http.StatusNotFound, fixed(base("Not found")), "no_endpoint"},
+	{is(authcore.ErrUnavailable), http.StatusServiceUnavailable, fixed(base("Service unavailable")), "store_unavailable"},
+}
+
+// internalError answers what no refusal matches.
+var internalError = refusal{status: http.StatusInternalServerError, body: fixed(base("Internal server error")), reason: "other"}
+
+// refusalFor is err's entry in refusals.
+func refusalFor(err error) refusal {
+	for _, r := range refusals {
+		if r.is(err) {
+			return r
+		}
+	}
+	return internalError
+}
+
+// httpError is the status and body that answer err.
+func httpError(err error) (int, errorBody) {
+	r := refusalFor(err)
+	return r.status, r.body(err)
+}
+
+func is(target error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, target) }
+}
+
+func isType[E error](err error) bool {
+	var e E
+	return errors.As(err, &e)
+}
+
+func isThrottled(err error) bool {
+	var busy *authcore.BusyError
+	return errors.As(err, &busy) && busy.Throttled
+}
+
+func fixed(body errorBody) func(error) errorBody {
+	return func(error) errorBody { return body }
+}
+
+// typedBody makes the body of an error of type E; the entry's is has
+// already found one in the chain.
+func typedBody[E error](body func(E) errorBody) func(error) errorBody {
+	return func(err error) errorBody {
+		var e E
+		errors.As(err, &e)
+		return body(e)
+	}
+}
+
+func busyBody(e *authcore.BusyError) errorBody { return base(e.Reason) }
 
 // writeError answers with ConnectyCube's error shape. Server-side failures
 // are logged; refusals are not (they are the client's business, and the
 // access log has them).
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, body := httpError(err)
-	countRefusal(err)
+	ref := refusalFor(err)
+	status, body := ref.status, ref.body(err)
 	var busy *authcore.BusyError
+	errors.As(err, &busy)
+	countRefusal(ref.reason, busy)
 	switch {
-	case errors.As(err, &busy):
+	case busy != nil:
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(busy.RetryAfter.Seconds()))))
 	case status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")

@@ -90,10 +90,6 @@ func forwardedAppFor(id authcore.Identity) *forwardedApp {
 	return fa.(*forwardedApp)
 }
 
-// tokenQueryParam carries the token on WebSocket upgrades, where browsers
-// cannot set headers.
-const tokenQueryParam = "token"
-
 // forward authenticates a request for the backend and passes it on with the
 // identity headers, or refuses it. It fails closed: when the store cannot
 // answer, the request is refused with 503, never forwarded.
@@ -111,9 +107,11 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 		h.writeError(w, r, err)
 		return nil
 	}
-	if id.UserID == 0 && !isSafeMethod(r.Method) {
-		h.writeError(w, r, authcore.ErrNeedUser)
-		return nil
+	if !isSafeMethod(r.Method) {
+		if err := id.RequireUser(); err != nil {
+			h.writeError(w, r, err)
+			return nil
+		}
 	}
 	// Only WebSocket upgrades are checked: parsing the query of every
 	// proxied request would cost allocations for nothing.
@@ -164,38 +162,6 @@ func (h *Handler) answerBackendError(w http.ResponseWriter, r *http.Request, err
 			zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
 	}
 	writeJSON(w, status, base(http.StatusText(status)))
-}
-
-// takeToken finds the token in CB-Token, Authorization: Bearer, or (on a
-// WebSocket upgrade only) the token query parameter, and removes it from the
-// request unless credentials are to be passed on.
-func (h *Handler) takeToken(r *http.Request) string {
-	token := r.Header.Get("Cb-Token")
-	if token == "" {
-		if auth := r.Header.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			token = strings.TrimSpace(auth[7:])
-			if !h.PassCredentials {
-				r.Header.Del("Authorization")
-			}
-		}
-	}
-	if !h.PassCredentials {
-		r.Header.Del("Cb-Token")
-	}
-	if !isWebSocket(r) {
-		return token
-	}
-	if q := r.URL.Query(); q.Has(tokenQueryParam) {
-		if token == "" {
-			token = q.Get(tokenQueryParam)
-		}
-		if !h.PassCredentials {
-			q.Del(tokenQueryParam)
-			r.URL.RawQuery = q.Encode()
-			r.RequestURI = r.URL.RequestURI()
-		}
-	}
-	return token
 }
 
 // setUserPlaceholders sets the http.auth.user.* placeholders; userID is ""

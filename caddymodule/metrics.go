@@ -69,7 +69,7 @@ func initMetrics(ctx caddy.Context) error {
 	return nil
 }
 
-func countSessionCreated(res authcore.SessionResult, stage string) {
+func countSessionCreated(res authcore.SessionResult) {
 	kind := authcore.SessionTypeApp
 	if res.User != nil {
 		kind = authcore.SessionTypeUser
@@ -78,7 +78,7 @@ func countSessionCreated(res authcore.SessionResult, stage string) {
 		}
 	}
 	app := strconv.FormatInt(res.Session.AppID, 10)
-	metrics.sessionsCreated.WithLabelValues(app, kind, stage).Inc()
+	metrics.sessionsCreated.WithLabelValues(app, kind, res.Stage).Inc()
 	if res.UserCreated {
 		metrics.usersCreated.WithLabelValues(app, "session").Inc()
 	}
@@ -94,49 +94,16 @@ func forwardedCounter(appID, sessionType string) prometheus.Counter {
 	return metrics.forwarded.WithLabelValues(appID, sessionType)
 }
 
-// countRefusal counts a refused request under its reason, and throttled
-// ones under their limit too.
-func countRefusal(err error) {
-	var busy *authcore.BusyError
-	if errors.As(err, &busy) {
-		limit := busy.Limit
-		if limit == "" {
-			limit = "hash_capacity"
-		}
-		metrics.throttled.WithLabelValues(limit).Inc()
-		metrics.authFailures.WithLabelValues("throttled").Inc()
+// countRefusal counts a refused request under its reason (from refusals),
+// and a throttled one (busy is not nil) under its limit too.
+func countRefusal(reason string, busy *authcore.BusyError) {
+	metrics.authFailures.WithLabelValues(reason).Inc()
+	if busy == nil {
 		return
 	}
-	metrics.authFailures.WithLabelValues(refusalReason(err)).Inc()
-}
-
-func refusalReason(err error) string {
-	var verr *authcore.ValidationError
-	reasons := []struct {
-		err    error
-		reason string
-	}{
-		{authcore.ErrSessionNotFound, "session_not_found"},
-		{authcore.ErrTokenRequired, "token_missing"},
-		{authcore.ErrUnknownApp, "unknown_app"},
-		{authcore.ErrBadCredentials, "bad_credentials"},
-		{authcore.ErrUserNotFound, "user_not_found"},
-		{authcore.ErrNeedUser, "need_user"},
-		{authcore.ErrForbidden, "forbidden"},
-		{authcore.ErrBadSignature, "bad_signature"},
-		{authcore.ErrSignatureRequired, "signature_required"},
-		{authcore.ErrStaleTimestamp, "stale_timestamp"},
-		{authcore.ErrReplayed, "replayed_nonce"},
-		{authcore.ErrUnavailable, "store_unavailable"},
-		{authcore.ErrBadParams, "bad_input"},
+	limit := busy.Limit
+	if limit == "" {
+		limit = "hash_capacity"
 	}
-	for _, r := range reasons {
-		if errors.Is(err, r.err) {
-			return r.reason
-		}
-	}
-	if errors.As(err, &verr) {
-		return "invalid_input"
-	}
-	return "other"
+	metrics.throttled.WithLabelValues(limit).Inc()
 }

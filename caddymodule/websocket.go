@@ -99,13 +99,6 @@ func (r *socketRegistry) remove(c *trackedConn) {
 	r.mu.Unlock()
 }
 
-// openCount is how many tracked connections are open.
-func (r *socketRegistry) openCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.conns)
-}
-
 // hijackTracker hands the next handler (reverse_proxy) a ResponseWriter
 // whose hijacked connection is registered under the session's identity.
 type hijackTracker struct {

@@ -72,7 +72,7 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 	if err != nil {
 		return wrap(op, err)
 	}
-	s.subscribers.publish(store.Event{Kind: store.EventAppChanged, AppID: app.ID})
+	s.subscribers.Publish(store.Event{Kind: store.EventAppChanged, AppID: app.ID})
 	return nil
 }
 
@@ -108,7 +108,7 @@ func (s *Store) CreateApp(ctx context.Context, a *store.App) error {
 		return wrap(op, err)
 	}
 	a.ID = app.ID
-	s.subscribers.publish(store.Event{Kind: store.EventAppChanged, AppID: app.ID})
+	s.subscribers.Publish(store.Event{Kind: store.EventAppChanged, AppID: app.ID})
 	return nil
 }
 
@@ -210,7 +210,7 @@ func (s *Store) DeleteApp(ctx context.Context, id int64) error {
 	if !existed && removed == 0 {
 		return wrap(op, store.ErrNotFound)
 	}
-	s.subscribers.publish(store.Event{Kind: store.EventAppDeleted, AppID: id})
+	s.subscribers.Publish(store.Event{Kind: store.EventAppDeleted, AppID: id})
 	if !existed {
 		return wrap(op, store.ErrNotFound)
 	}

@@ -66,7 +66,7 @@ type Store struct {
 	sessionIDs *badger.Sequence
 
 	syncer      *groupSync
-	subscribers subscribers
+	subscribers store.Subscribers
 	space       *spaceGuard
 
 	stopGC chan struct{}

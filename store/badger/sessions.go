@@ -93,7 +93,7 @@ func (s *Store) UpdateSession(ctx context.Context, sess store.Session) error {
 	if err != nil {
 		return wrap(op, err)
 	}
-	s.subscribers.publish(store.Event{
+	s.subscribers.Publish(store.Event{
 		Kind: store.EventSessionChanged, AppID: sess.AppID, UserID: sess.UserID, TokenHash: sess.TokenHash,
 	})
 	return nil
@@ -151,7 +151,7 @@ func (s *Store) DeleteSession(ctx context.Context, h store.TokenHash) error {
 		return wrap(op, err)
 	}
 	// Told even when nothing was stored: a cache may still hold the session.
-	s.subscribers.publish(store.Event{
+	s.subscribers.Publish(store.Event{
 		Kind: store.EventSessionDeleted, AppID: old.AppID, UserID: old.UserID, TokenHash: h,
 	})
 	return nil
@@ -174,7 +174,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, appID, userID int64) ([]
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	s.subscribers.publish(store.Event{Kind: store.EventUserSessionsDeleted, AppID: appID, UserID: userID})
+	s.subscribers.Publish(store.Event{Kind: store.EventUserSessionsDeleted, AppID: appID, UserID: userID})
 	return hashes, nil
 }
 
@@ -375,7 +375,7 @@ func (s *Store) deleteUserSessionsInChunks(appID, userID int64, final func(txn *
 		})
 		if err != nil {
 			if len(hashes) > 0 {
-				s.subscribers.publish(store.Event{Kind: store.EventUserSessionsDeleted, AppID: appID, UserID: userID})
+				s.subscribers.Publish(store.Event{Kind: store.EventUserSessionsDeleted, AppID: appID, UserID: userID})
 			}
 			return nil, err
 		}

@@ -143,7 +143,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 		// when this fails.
 		err = s.refreshSessionLogins(u.AppID, u.ID)
 	}
-	s.subscribers.publish(store.Event{Kind: store.EventUserChanged, AppID: u.AppID, UserID: u.ID})
+	s.subscribers.Publish(store.Event{Kind: store.EventUserChanged, AppID: u.AppID, UserID: u.ID})
 	return wrap(op+": updating the login of its sessions", err)
 }
 
@@ -192,7 +192,7 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	}
 	// The user is gone either way, so subscribers hear of it even when the
 	// second look failed.
-	s.subscribers.publish(store.Event{Kind: store.EventUserDeleted, AppID: appID, UserID: userID})
+	s.subscribers.Publish(store.Event{Kind: store.EventUserDeleted, AppID: appID, UserID: userID})
 	if lateErr != nil {
 		return wrap(op+": removing sessions created meanwhile", lateErr)
 	}

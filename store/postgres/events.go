@@ -5,9 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,7 +79,7 @@ func (s *Store) announced(ctx context.Context, ev *store.Event, change func(tx p
 	if err != nil {
 		return err
 	}
-	s.subscribers.publish(*ev)
+	s.subscribers.Publish(*ev)
 	return nil
 }
 
@@ -92,44 +89,7 @@ func (s *Store) announced(ctx context.Context, ev *store.Event, change func(tx p
 // lost its connection fn receives store.EventReset. fn must not block. The
 // returned func unsubscribes; calling it again does nothing.
 func (s *Store) Subscribe(fn func(store.Event)) (unsubscribe func()) {
-	return s.subscribers.add(fn)
-}
-
-// subscribers is a copy-on-write list of callbacks, so that publishing
-// takes no lock and a callback may subscribe or unsubscribe.
-type subscribers struct {
-	mu   sync.Mutex // serializes writers
-	list atomic.Pointer[[]*func(store.Event)]
-}
-
-func (l *subscribers) add(fn func(store.Event)) (remove func()) {
-	sub := &fn
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	list := append(slices.Clone(l.load()), sub)
-	l.list.Store(&list)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			rest := slices.DeleteFunc(slices.Clone(l.load()), func(p *func(store.Event)) bool { return p == sub })
-			l.list.Store(&rest)
-		})
-	}
-}
-
-func (l *subscribers) load() []*func(store.Event) {
-	if p := l.list.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-func (l *subscribers) publish(ev store.Event) {
-	for _, fn := range l.load() {
-		(*fn)(ev)
-	}
+	return s.subscribers.Add(fn)
 }
 
 // reader delivers the other nodes' rows of the event log exactly once. It
@@ -212,7 +172,7 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn, since int64) {
 		s.log.Info("listener reconnected; caches reset", "location", s.location)
 		// What happened while the connection was down is unknown: every
 		// cached value may be stale.
-		s.subscribers.publish(store.Event{Kind: store.EventReset})
+		s.subscribers.Publish(store.Event{Kind: store.EventReset})
 	}
 }
 
@@ -300,12 +260,12 @@ func (s *Store) readEvents(ctx context.Context, conn *pgx.Conn, r *reader) error
 		kind, ok := kindByName(e.kind)
 		if !ok {
 			// A newer version's kind: drop everything rather than miss it.
-			s.subscribers.publish(store.Event{Kind: store.EventReset})
+			s.subscribers.Publish(store.Event{Kind: store.EventReset})
 			continue
 		}
 		ev := store.Event{Kind: kind, AppID: e.appID, UserID: e.userID}
 		copy(ev.TokenHash[:], e.hash)
-		s.subscribers.publish(ev)
+		s.subscribers.Publish(ev)
 	}
 	r.since = xmin
 	for id, txid := range r.seen {

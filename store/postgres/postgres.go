@@ -141,7 +141,7 @@ type Store struct {
 	listenerConfig *pgx.ConnConfig
 	location       string
 
-	subscribers subscribers
+	subscribers store.Subscribers
 
 	closed    atomic.Bool
 	closeOnce sync.Once

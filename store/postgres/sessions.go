@@ -167,7 +167,7 @@ func (s *Store) DeleteSession(ctx context.Context, h store.TokenHash) error {
 		return s.fail(op, err)
 	}
 	// Told even when nothing was stored: a cache may still hold the session.
-	s.subscribers.publish(ev)
+	s.subscribers.Publish(ev)
 	return nil
 }
 
@@ -205,7 +205,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, appID, userID int64) ([]
 	if err != nil {
 		return nil, s.fail(op, err)
 	}
-	s.subscribers.publish(ev)
+	s.subscribers.Publish(ev)
 	return hashes, nil
 }
 
