@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,6 +13,10 @@ import (
 	"github.com/cubeauth/cubeauth/internal/testpg"
 	"github.com/cubeauth/cubeauth/store"
 )
+
+// TestMain lets testpg start a private PostgreSQL cluster for this package
+// when CUBEAUTH_TEST_POSTGRES names none, and remove it afterwards.
+func TestMain(m *testing.M) { os.Exit(testpg.Main(m.Run)) }
 
 func TestStorageOptionsThatDoNotApplyAreRefused(t *testing.T) {
 	for _, input := range []string{

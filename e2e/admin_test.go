@@ -22,9 +22,7 @@ import (
 // pins only its auth key, so its stage and permission are managed at
 // runtime, and app 2 pins its name, key and stage. A second site serves the
 // dashboard behind basic_auth.
-const operatorCaddyfileTemplate = `{
-	admin 127.0.0.1:{ADMIN}
-}
+const operatorCaddyfileTemplate = `{GLOBALS}
 http://127.0.0.1:{PORT} {
 	cubeauth {
 		storage badger {DIR}/data
@@ -71,26 +69,27 @@ type operatorServer struct {
 
 func startOperatorServer(t *testing.T) *operatorServer {
 	t.Helper()
-	s := newServer(t, t.TempDir(), testcaddy.FreePort(t))
-	dash := testcaddy.FreePort(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte(dashPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caddyfile := strings.NewReplacer(
-		"{ADMIN}", strconv.Itoa(s.admin),
-		"{PORT}", strconv.Itoa(s.port),
-		"{BACKEND}", strconv.Itoa(s.backend),
-		"{DASH}", strconv.Itoa(dash),
-		"{DIR}", s.dir,
-		"{HASH}", string(hash),
-	).Replace(operatorCaddyfileTemplate)
-	s.Caddy = testcaddy.Start(t, caddyfile)
+	s := &server{dir: t.TempDir()}
+	s.start(t, func(p *testcaddy.Ports) string {
+		s.backend = p.Port("backend")
+		return strings.NewReplacer(
+			"{GLOBALS}", testcaddy.Globals(s.admin),
+			"{PORT}", strconv.Itoa(s.port),
+			"{BACKEND}", strconv.Itoa(s.backend),
+			"{DASH}", strconv.Itoa(p.Port("dashboard")),
+			"{DIR}", s.dir,
+			"{HASH}", string(hash),
+		).Replace(operatorCaddyfileTemplate)
+	})
 	return &operatorServer{
 		server:    s,
 		AdminURL:  s.Caddy.AdminURL,
 		AdminAddr: fmt.Sprintf("127.0.0.1:%d", s.admin),
-		DashURL:   fmt.Sprintf("http://127.0.0.1:%d", dash),
+		DashURL:   fmt.Sprintf("http://127.0.0.1:%d", s.Caddy.Port("dashboard")),
 		http:      &http.Client{Timeout: 15 * time.Second},
 	}
 }
@@ -212,6 +211,7 @@ func wantTokenRefused(t *testing.T, c *client, token string) {
 }
 
 func TestAdminAPIChangesApplyToTheNextRequestWithoutDroppingSessions(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
@@ -246,6 +246,7 @@ func TestAdminAPIChangesApplyToTheNextRequestWithoutDroppingSessions(t *testing.
 }
 
 func TestAdminAPIRefusesChangesToFieldsPinnedByTheConfig(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	app := decodeApp(t, srv.admin(t, "GET", "/cubeauth/apps/2", nil).want(t, http.StatusOK))
 	if strings.Join(app.Pinned, ",") != "name,auth_key,stage" {
@@ -278,6 +279,7 @@ func TestAdminAPIRefusesChangesToFieldsPinnedByTheConfig(t *testing.T) {
 }
 
 func TestAdminAPICreatesAppsAndRotatesKeysWithAGracePeriod(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	c := newClient(t, srv.server)
 	app := decodeApp(t, srv.admin(t, "POST", "/cubeauth/apps", map[string]any{"name": "Chat"}).want(t, http.StatusCreated))
@@ -310,6 +312,7 @@ func TestAdminAPICreatesAppsAndRotatesKeysWithAGracePeriod(t *testing.T) {
 }
 
 func TestAdminAPIListsAndRevokesUsersAndSessions(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
@@ -376,6 +379,7 @@ func TestAdminAPIListsAndRevokesUsersAndSessions(t *testing.T) {
 }
 
 func TestAdminAPIListsItsStoreAndAnswersErrorsAsJSON(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	r := srv.admin(t, "GET", "/cubeauth/stores", nil).want(t, http.StatusOK)
 	var v struct {
@@ -408,6 +412,7 @@ func TestAdminAPIListsItsStoreAndAnswersErrorsAsJSON(t *testing.T) {
 }
 
 func TestAdminEndpointServesTheDashboardWithinCaddysOriginChecks(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	r := srv.admin(t, "GET", "/cubeauth/ui/", nil).want(t, http.StatusOK)
 	if !bytes.Contains(r.Body, []byte("cubeauth dashboard")) || !strings.Contains(r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
@@ -428,6 +433,7 @@ func TestAdminEndpointServesTheDashboardWithinCaddysOriginChecks(t *testing.T) {
 }
 
 func TestDashboardSiteServesOperatorsBehindBasicAuthAndRefusesCrossSiteWrites(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	auth := "Basic " + basicAuth(dashUser, dashPassword)
 	srv.send(t, srv.DashURL, "GET", "/cubeauth/apps", nil).want(t, http.StatusUnauthorized)

@@ -22,9 +22,7 @@ import (
 
 // chatCaddyfile puts cubeauth in front of the example chat backend, exactly
 // as examples/chat/README.md shows.
-const chatCaddyfile = `{
-	admin 127.0.0.1:{ADMIN}
-}
+const chatCaddyfile = `{GLOBALS}
 http://127.0.0.1:{PORT} {
 	cubeauth {
 		storage badger {DIR}/data
@@ -74,15 +72,17 @@ func startChatServer(t *testing.T) *chatServer {
 	backend := httptest.NewServer(rec)
 	t.Cleanup(backend.Close)
 
-	admin, port := testcaddy.FreePort(t), testcaddy.FreePort(t)
-	testcaddy.Start(t, strings.NewReplacer(
-		"{ADMIN}", strconv.Itoa(admin),
-		"{PORT}", strconv.Itoa(port),
-		"{DIR}", t.TempDir(),
-		"{CHAT}", strings.TrimPrefix(backend.URL, "http://"),
-	).Replace(chatCaddyfile))
+	dir := t.TempDir()
+	caddy := testcaddy.StartOnFreePorts(t, func(p *testcaddy.Ports) string {
+		return strings.NewReplacer(
+			"{GLOBALS}", testcaddy.Globals(p.Port("admin")),
+			"{PORT}", strconv.Itoa(p.Port("site")),
+			"{DIR}", dir,
+			"{CHAT}", strings.TrimPrefix(backend.URL, "http://"),
+		).Replace(chatCaddyfile)
+	})
 
-	origin := fmt.Sprintf("127.0.0.1:%d", port)
+	origin := fmt.Sprintf("127.0.0.1:%d", caddy.Port("site"))
 	return &chatServer{
 		http:    &client{t: t, base: "http://" + origin, http: &http.Client{Timeout: 15 * time.Second}},
 		wsURL:   "ws://" + origin,
@@ -194,6 +194,7 @@ func nextEvent(t *testing.T, conn *websocket.Conn, typ string) chat.Event {
 // query string, see each other's identity exactly as the sidecar injected it,
 // and nobody can connect as someone else.
 func TestChatOverWebSocketThroughTheSidecar(t *testing.T) {
+	t.Parallel()
 	s := startChatServer(t)
 	suffix := uniqueSuffix(t)
 	alice := s.login(t, "alice"+suffix)
@@ -294,6 +295,7 @@ func TestChatOverWebSocketThroughTheSidecar(t *testing.T) {
 // cut at once — by logout, by a password change ending other sessions, and
 // by deleting the user.
 func TestEndingASessionClosesItsOpenChatConnections(t *testing.T) {
+	t.Parallel()
 	s := startChatServer(t)
 	suffix := uniqueSuffix(t)
 

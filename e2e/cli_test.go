@@ -62,6 +62,7 @@ func wantLine(t *testing.T, out string, pattern string) {
 }
 
 func TestCLIManagesAppsStagesAndPermissionsOfARunningCaddy(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	c := cli{t: t, bin: testcaddy.Binary(t), addr: srv.AdminAddr}
 	client := newClient(t, srv.server)
@@ -125,6 +126,7 @@ func TestCLIManagesAppsStagesAndPermissionsOfARunningCaddy(t *testing.T) {
 }
 
 func TestCLIListsAndRevokesUsersAndSessions(t *testing.T) {
+	t.Parallel()
 	srv := startOperatorServer(t)
 	c := cli{t: t, bin: testcaddy.Binary(t), addr: srv.AdminAddr}
 	client := newClient(t, srv.server)

@@ -12,6 +12,7 @@ import (
 // what the backend behind cubeauth receives.
 
 func TestDevelopmentStageCreatesTheUserOnFirstLoginAndForwardsItsIdentity(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	c := newClient(t, srv)
 	login, password := "curldev"+uniqueSuffix(t), "supersecret1"
@@ -118,6 +119,7 @@ func TestDevelopmentStageCreatesTheUserOnFirstLoginAndForwardsItsIdentity(t *tes
 }
 
 func TestProductionStageSignsUpWithTheAuthKeyAndKeepsAppSessionsReadOnly(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	c := newClient(t, srv)
 	login, password := "curlprod"+uniqueSuffix(t), "supersecret1"

@@ -28,6 +28,7 @@ const envScreenshots = "CUBEAUTH_SCREENSHOTS"
 // and creates an app; then the API shows each change took effect on the
 // very next request, while the sessions the page did not touch go on.
 func TestDashboardInARealBrowserChangesApplyToTheNextRequest(t *testing.T) {
+	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not on PATH: the dashboard test drives Chromium with playwright-core under Node 20")

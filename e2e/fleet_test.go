@@ -16,9 +16,8 @@ import (
 )
 
 // The fleet tests run several Caddy processes with cubeauth on one
-// PostgreSQL database (a fresh schema per test; see internal/testpg, which
-// skips them when there is no database), as the sidecars of a backend's
-// replicas would.
+// PostgreSQL database (a fresh schema per test on a throwaway cluster; see
+// internal/testpg), as the sidecars of a backend's replicas would.
 
 // fleet is a set of nodes sharing one database.
 type fleet struct {
@@ -37,8 +36,11 @@ func startFleet(t *testing.T, n int) *fleet {
 	f := &fleet{appName: "cubeauth_fleet_" + uniqueSuffix(t)}
 	f.dsn = testpg.WithParam(testpg.Schema(t), "application_name", f.appName)
 	for range n {
-		s := newServer(t, t.TempDir(), testcaddy.FreePort(t))
-		s.Caddy = testcaddy.Start(t, f.caddyfile(t, s, "development"), testcaddy.WithEnv("DATABASE_URL="+f.dsn))
+		s := &server{dir: t.TempDir()}
+		s.start(t, func(p *testcaddy.Ports) string {
+			s.backend = p.Port("backend")
+			return f.caddyfile(t, s, "development")
+		}, testcaddy.WithEnv("DATABASE_URL="+f.dsn))
 		f.nodes = append(f.nodes, s)
 	}
 	return f
@@ -117,6 +119,7 @@ func refusedWithin(t *testing.T, c *client, token string, limit time.Duration) t
 }
 
 func TestFleetAUserCreatedOnOneNodeLogsInOnAnother(t *testing.T) {
+	t.Parallel()
 	f := startFleet(t, 2)
 	c := f.clients(t)
 	login := "fleet" + uniqueSuffix(t)
@@ -138,6 +141,7 @@ func TestFleetAUserCreatedOnOneNodeLogsInOnAnother(t *testing.T) {
 }
 
 func TestFleetConcurrentFirstSessionsForOneLoginCreateExactlyOneUser(t *testing.T) {
+	t.Parallel()
 	f := startFleet(t, 3)
 	c := f.clients(t)
 	login := "race" + uniqueSuffix(t)
@@ -186,6 +190,7 @@ func revocations(t *testing.T) int {
 }
 
 func TestFleetALogoutOnOneNodeIsRefusedOnTheOthersWithinASecond(t *testing.T) {
+	t.Parallel()
 	f := startFleet(t, 3)
 	c := f.clients(t)
 	suffix := uniqueSuffix(t)
@@ -207,6 +212,7 @@ func TestFleetALogoutOnOneNodeIsRefusedOnTheOthersWithinASecond(t *testing.T) {
 }
 
 func TestFleetAStageSwitchOnOneNodeAppliesOnTheOthers(t *testing.T) {
+	t.Parallel()
 	f := startFleet(t, 2)
 	a, b := f.nodes[0], f.nodes[1]
 	cb := newClient(t, b)
@@ -256,6 +262,7 @@ func TestFleetAStageSwitchOnOneNodeAppliesOnTheOthers(t *testing.T) {
 }
 
 func TestFleetSurvivesAPostgresRestartAndOutage(t *testing.T) {
+	t.Parallel()
 	testpg.Restartable(t) // before the schema: this test has the database to itself
 	f := startFleet(t, 2)
 	c := f.clients(t)

@@ -26,10 +26,7 @@ import (
 // backend is down. The backend runs in the test process, outside the Caddy
 // being reloaded, so that reloads test cubeauth rather than the proxy's
 // connections to a site of the same Caddy.
-const hardenedTemplate = `{
-	admin 127.0.0.1:{ADMIN}
-	debug
-}
+const hardenedTemplate = `{GLOBALS}
 http://127.0.0.1:{PORT} {
 	log {
 		output file {DIR}/access.log
@@ -97,18 +94,20 @@ func startHardenedIn(t *testing.T, dir string, vars ...string) *hardenedServer {
 	}))
 	t.Cleanup(backend.Close)
 	backendPort, _ := strconv.Atoi(backend.URL[strings.LastIndex(backend.URL, ":")+1:])
-	s := newServer(t, dir, backendPort)
-	down := testcaddy.FreePort(t)
-	h := &hardenedServer{server: s, downURL: fmt.Sprintf("http://127.0.0.1:%d", down), vars: map[string]string{
-		"{ADMIN}": strconv.Itoa(s.admin), "{PORT}": strconv.Itoa(s.port), "{BACKEND}": strconv.Itoa(s.backend),
-		"{DIR}": s.dir, "{DOWN_SITE}": strconv.Itoa(down), "{DEAD}": strconv.Itoa(testcaddy.FreePort(t)),
-		"{TTL}": "2h", "{HASHES}": "2", "{HASH_WAIT}": "5s",
-	}}
-	for i := 0; i+1 < len(vars); i += 2 {
-		h.vars[vars[i]] = vars[i+1]
-	}
-	s.Caddy = testcaddy.Start(t, h.caddyfile(), testcaddy.WithEnv(
-		"TEST_DEV_KEY="+devAuthKey, "TEST_DEV_SECRET="+devAuthSecret, "TEST_PROD_KEY="+prodAuthKey))
+	h := &hardenedServer{server: &server{dir: dir, backend: backendPort}}
+	h.start(t, func(p *testcaddy.Ports) string {
+		down := p.Port("down")
+		h.downURL = fmt.Sprintf("http://127.0.0.1:%d", down)
+		h.vars = map[string]string{
+			"{GLOBALS}": testcaddy.Globals(h.admin, "debug"), "{PORT}": strconv.Itoa(h.port), "{BACKEND}": strconv.Itoa(h.backend),
+			"{DIR}": h.dir, "{DOWN_SITE}": strconv.Itoa(down), "{DEAD}": strconv.Itoa(p.Port("dead")),
+			"{TTL}": "2h", "{HASHES}": "2", "{HASH_WAIT}": "5s",
+		}
+		for i := 0; i+1 < len(vars); i += 2 {
+			h.vars[vars[i]] = vars[i+1]
+		}
+		return h.caddyfile()
+	}, testcaddy.WithEnv("TEST_DEV_KEY="+devAuthKey, "TEST_DEV_SECRET="+devAuthSecret, "TEST_PROD_KEY="+prodAuthKey))
 	return h
 }
 
@@ -132,6 +131,7 @@ func prodLogin(c *client, login, password string) reply {
 }
 
 func TestEveryAcknowledgedSignupSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	srv := startHardened(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
@@ -204,6 +204,7 @@ func postJSONRaw(url string, v any, header ...string) (int, error) {
 }
 
 func TestConcurrentFirstSessionsAndSignupsMakeExactlyOneUser(t *testing.T) {
+	t.Parallel()
 	srv := startHardened(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
@@ -257,6 +258,7 @@ func TestConcurrentFirstSessionsAndSignupsMakeExactlyOneUser(t *testing.T) {
 }
 
 func TestReloadUnderTrafficFailsNoRequestAndKeepsSessions(t *testing.T) {
+	t.Parallel()
 	srv := startHardened(t)
 	c := newClient(t, srv.server)
 	s := devLogin(t, c, "reload"+uniqueSuffix(t), "supersecret1")
@@ -316,6 +318,8 @@ func TestReloadUnderTrafficFailsNoRequestAndKeepsSessions(t *testing.T) {
 	t.Logf("%d requests during 4 reloads, none failed (%d retried after a connection reset)", served.Load(), retried.Load())
 }
 
+// Not parallel: the flood takes both cores by design, and would starve the
+// timed checks of a test beside it.
 func TestALoginFloodKeepsMemoryBoundedAndTheProxyFlowing(t *testing.T) {
 	// Real OWASP argon2id cost (19 MiB each), at most 2 at once, in worker
 	// processes.
@@ -449,6 +453,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 }
 
 func TestLogsNeverContainPasswordsTokensKeysOrSecrets(t *testing.T) {
+	t.Parallel()
 	srv := startHardened(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
@@ -491,6 +496,7 @@ func TestLogsNeverContainPasswordsTokensKeysOrSecrets(t *testing.T) {
 }
 
 func TestMetricsCountSessionsFailuresAndForwards(t *testing.T) {
+	t.Parallel()
 	srv := startHardened(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
@@ -526,6 +532,7 @@ func TestMetricsCountSessionsFailuresAndForwards(t *testing.T) {
 }
 
 func TestAFullDiskAnswers503AndKeepsTheProcessAlive(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs to fill needs root")
 	}

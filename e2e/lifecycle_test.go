@@ -23,6 +23,7 @@ func devLogin(t *testing.T, c *client, login, password string) session {
 }
 
 func TestUsersAndSessionsSurviveACrashAndARestart(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	c := newClient(t, srv)
 	login, password := "crash"+uniqueSuffix(t), "supersecret1"
@@ -47,6 +48,7 @@ func TestUsersAndSessionsSurviveACrashAndARestart(t *testing.T) {
 }
 
 func TestReloadAppliesANewStageWithoutDroppingSessions(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	c := newClient(t, srv)
 	suffix := uniqueSuffix(t)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -20,6 +21,7 @@ var sdkVersions = map[string]string{
 // TestOfficialSDKFlows runs each Node script in e2e/sdk against one server:
 // the official ConnectyCube SDKs must work by changing only their endpoint.
 func TestOfficialSDKFlows(t *testing.T) {
+	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not on PATH: the official-SDK flows need Node 20 (and npm to install e2e/sdk)")
@@ -62,8 +64,14 @@ func TestOfficialSDKFlows(t *testing.T) {
 
 // installNodePackages runs `npm ci` in dir unless node_modules already holds
 // the pinned versions.
+// nodeInstall serializes installNodePackages.
+var nodeInstall sync.Mutex
+
 func installNodePackages(t *testing.T, dir string, versions map[string]string) {
 	t.Helper()
+	// Parallel tests share the directories: one npm ci at a time.
+	nodeInstall.Lock()
+	defer nodeInstall.Unlock()
 	installed := func() bool {
 		for name, version := range versions {
 			b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))

@@ -16,9 +16,14 @@ import (
 	"time"
 
 	"github.com/cubeauth/cubeauth/internal/testcaddy"
+	"github.com/cubeauth/cubeauth/internal/testpg"
 )
 
-func TestMain(m *testing.M) { os.Exit(testcaddy.Main(m)) }
+// TestMain removes the Caddy binary testcaddy built and the PostgreSQL
+// cluster testpg started, if they did.
+func TestMain(m *testing.M) {
+	os.Exit(testpg.Main(func() int { return testcaddy.Main(m) }))
+}
 
 // The two apps every test server has: app 1 in the development stage (with
 // an auth secret for the legacy signed flow), app 2 in production.
@@ -38,9 +43,7 @@ const whoamiPath = "/whoami"
 // caddyfileTemplate is the module's documented syntax: cubeauth in front of a
 // reverse proxy to a backend site that answers with the identity headers (and
 // the credentials, which must not arrive) as JSON.
-const caddyfileTemplate = `{
-	admin 127.0.0.1:{ADMIN}
-}
+const caddyfileTemplate = `{GLOBALS}
 http://127.0.0.1:{PORT} {
 	cubeauth {
 		storage badger {DIR}/data
@@ -75,29 +78,30 @@ type server struct {
 // directory; it stops when the test ends.
 func startServer(t *testing.T) *server {
 	t.Helper()
-	s := newServer(t, t.TempDir(), testcaddy.FreePort(t))
-	s.Caddy = testcaddy.Start(t, s.caddyfile("development"))
+	s := &server{dir: t.TempDir()}
+	s.start(t, func(p *testcaddy.Ports) string {
+		s.backend = p.Port("backend")
+		return s.caddyfile("development")
+	})
 	return s
 }
 
-// newServer picks free ports for a server with its data in dir and its
-// backend on port backend; the caller starts Caddy.
-func newServer(t *testing.T, dir string, backend int) *server {
+// start runs Caddy with the config that caddyfile renders, on new ports for
+// each attempt (see testcaddy.StartOnFreePorts): before it renders, the
+// server's admin and site ports and URL are the attempt's.
+func (s *server) start(t *testing.T, caddyfile func(p *testcaddy.Ports) string, opts ...testcaddy.Option) {
 	t.Helper()
-	s := &server{
-		admin:   testcaddy.FreePort(t),
-		port:    testcaddy.FreePort(t),
-		backend: backend,
-		dir:     dir,
-	}
-	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
-	return s
+	s.Caddy = testcaddy.StartOnFreePorts(t, func(p *testcaddy.Ports) string {
+		s.admin, s.port = p.Port("admin"), p.Port("site")
+		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+		return caddyfile(p)
+	}, opts...)
 }
 
 // caddyfile renders the server's config with app 1 in devStage.
 func (s *server) caddyfile(devStage string) string {
 	return strings.NewReplacer(
-		"{ADMIN}", strconv.Itoa(s.admin),
+		"{GLOBALS}", testcaddy.Globals(s.admin),
 		"{PORT}", strconv.Itoa(s.port),
 		"{BACKEND}", strconv.Itoa(s.backend),
 		"{DIR}", s.dir,

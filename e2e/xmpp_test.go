@@ -94,6 +94,7 @@ func (p *extauthProcess) ask(t *testing.T, payload string) int {
 // cubeauth, speaking ejabberd's protocol on its stdin and stdout: only a live
 // user session of exactly that user in exactly that app gets a 1.
 func TestXMPPExtauthAdapterAsksCubeauth(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t)
 	c := newClient(t, srv)
 	suffix := uniqueSuffix(t)
@@ -160,6 +161,7 @@ func TestXMPPExtauthAdapterAsksCubeauth(t *testing.T) {
 // against a real ejabberd (examples/xmpp/ejabberd.yml) whose logins are
 // checked by cubeauth through cmd/cubeauth-extauth; see e2e/sdk/chat-connect.js.
 func TestXMPPChatConnectThroughEjabberd(t *testing.T) {
+	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not on PATH: the SDK chat.connect test needs Node 20 (and npm to install e2e/sdk)")

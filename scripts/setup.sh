@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what cubeauth's tests need on a fresh machine: Go modules, the
 # official ConnectyCube SDKs and playwright-core from npm, and Debian's
-# chromium, ejabberd and wrk.
+# chromium, ejabberd, wrk, jq and postgresql (whose initdb and pg_ctl make the
+# tests' throwaway clusters; the machine's own cluster is never touched).
 # Idempotent: what is already there is not installed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v ejabberdctl >/dev/null || [ -x /usr/sbin/ejabberdctl ] || need+=(ejabberd)
 command -v wrk >/dev/null || need+=(wrk)
+command -v jq >/dev/null || need+=(jq) # test.sh summarizes go test -json with it
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq
@@ -17,14 +20,6 @@ if [ ${#need[@]} -gt 0 ]; then
 	else
 		echo "setup: missing ${need[*]} (install them with apt-get as root); tests that need them will skip" >&2
 	fi
-fi
-
-# PostgreSQL for the store/postgres and fleet tests: the machine's cluster,
-# started when it is down. Without one those tests skip.
-if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null &&
-	[ "$(ls /etc/postgresql 2>/dev/null | wc -l)" = 1 ]; then
-	pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start ||
-		echo "setup: could not start PostgreSQL; its tests will skip" >&2
 fi
 
 go mod download

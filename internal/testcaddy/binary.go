@@ -138,11 +138,13 @@ func Main(m *testing.M) int {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no earlier call in this process returned: the kernel may hand out a
-// just-released port again, and two sites of one Caddyfile on the same port
-// make Caddy refuse the config. The port is released before returning, so
-// another process may take it; that race is accepted in exchange for never
-// hard-coding ports.
+// that no other FreePort call on this machine holds: not one earlier in this
+// process (the kernel may hand out a just-released port again, and two sites
+// of one Caddyfile on the same port make Caddy refuse the config), and not one
+// in another test process, since Caddy binds with SO_REUSEPORT and two Caddy
+// processes on one port would silently share it (see reservePort). The port
+// itself is released before returning, so an unrelated process may take it;
+// [StartOnFreePorts] then tries new ports.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	handedOut.Lock()
@@ -154,7 +156,7 @@ func FreePort(t testing.TB) int {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if !handedOut.ports[port] {
+		if !handedOut.ports[port] && reservePort(port) {
 			handedOut.ports[port] = true
 			return port
 		}
@@ -170,12 +172,16 @@ var handedOut = struct {
 }{ports: map[int]bool{}}
 
 // Globals returns a Caddyfile global options block that puts the admin
-// endpoint on 127.0.0.1:adminPort, as [Start] requires, followed by any extra
-// option lines (e.g. "grace_period 1s").
+// endpoint on 127.0.0.1:adminPort, as [Start] requires, and makes every site
+// listen on 127.0.0.1 only (a site address such as http://127.0.0.1:8080
+// alone binds every interface, and collides with anything on that port on
+// another address), followed by any extra option lines (e.g.
+// "grace_period 1s").
 func Globals(adminPort int, extra ...string) string {
 	var b bytes.Buffer
 	b.WriteString("{\n")
 	fmt.Fprintf(&b, "\tadmin 127.0.0.1:%d\n", adminPort)
+	b.WriteString("\tdefault_bind 127.0.0.1\n")
 	for _, line := range extra {
 		fmt.Fprintf(&b, "\t%s\n", line)
 	}

@@ -71,10 +71,16 @@ type Instance struct {
 	logs   *logSink
 	client *http.Client
 
+	ports map[string]int // by name, as the started attempt's Ports gave them
+
 	mu     sync.Mutex
 	proc   *process // nil when stopped
 	starts int
 }
+
+// Port returns the port that [Ports.Port] gave name in the attempt of
+// [StartOnFreePorts] that started, or 0 if the Caddyfile did not ask for it.
+func (i *Instance) Port(name string) int { return i.ports[name] }
 
 // process is one run of the Caddy binary.
 type process struct {
@@ -95,27 +101,63 @@ func (p *process) exited() bool {
 // adminDirective finds the admin endpoint in a Caddyfile's global options.
 var adminDirective = regexp.MustCompile(`(?m)^\s*admin\s+([^\s{}]+)`)
 
+// startAttempts is how often [StartOnFreePorts] tries before it gives up on
+// ports that others keep taking.
+const startAttempts = 4
+
+// Ports hands a Caddyfile its ports for one start attempt of
+// [StartOnFreePorts].
+type Ports struct {
+	t      testing.TB
+	byName map[string]int
+}
+
+// Port returns a free port on 127.0.0.1 (see [FreePort]) for name: the same
+// port for every call with that name in one attempt, a new one in the next.
+func (p *Ports) Port(name string) int {
+	p.t.Helper()
+	port, ok := p.byName[name]
+	if !ok {
+		port = FreePort(p.t)
+		p.byName[name] = port
+	}
+	return port
+}
+
 // Start writes caddyfile to a temporary directory and runs
 // `caddy run --config <file> --adapter caddyfile` with HOME, XDG_DATA_HOME and
 // XDG_CONFIG_HOME inside that directory. The Caddyfile's global options must
-// put the admin endpoint on a free local port (see [Globals]). Start returns
-// once the admin endpoint answers and every HTTP listener of the config
-// accepts connections; if that does not happen in time it fails the test with
-// Caddy's output. The instance is stopped when the test ends, and its output
-// is logged if the test failed.
+// put the admin endpoint on a free local port and make sites listen on
+// 127.0.0.1 only (see [Globals]). Start returns once the admin endpoint
+// answers and every HTTP listener of the config accepts connections; if that
+// does not happen in time it fails the test with Caddy's output. The instance
+// is stopped when the test ends, and its output is logged if the test failed.
+//
+// Start tries only the ports written in caddyfile; [StartOnFreePorts] tries
+// new ones when a port is taken.
 func Start(t testing.TB, caddyfile string, opts ...Option) *Instance {
 	t.Helper()
-	admin, err := adminURL(caddyfile)
-	if err != nil {
-		t.Fatalf("testcaddy: %v", err)
-	}
+	return start(t, 1, func(*Ports) string { return caddyfile }, opts)
+}
+
+// StartOnFreePorts is [Start] for a Caddyfile that caddyfile renders from
+// the ports it asks for: when Caddy cannot bind one of them because another
+// process took it after [FreePort] found it free, StartOnFreePorts renders the
+// Caddyfile again with new ports and tries again, a few times. The instance's
+// [Instance.Port] tells the ports of the attempt that started.
+func StartOnFreePorts(t testing.TB, caddyfile func(p *Ports) string, opts ...Option) *Instance {
+	t.Helper()
+	return start(t, startAttempts, caddyfile, opts)
+}
+
+func start(t testing.TB, attempts int, render func(p *Ports) string, opts []Option) *Instance {
+	t.Helper()
 	bin := Binary(t)
 	inst := &Instance{
-		AdminURL: admin,
-		Dir:      t.TempDir(),
-		bin:      bin,
-		opts:     options{startTimeout: DefaultStartTimeout, stopTimeout: DefaultStopTimeout},
-		client:   &http.Client{Timeout: 5 * time.Second},
+		Dir:    t.TempDir(),
+		bin:    bin,
+		opts:   options{startTimeout: DefaultStartTimeout, stopTimeout: DefaultStopTimeout},
+		client: &http.Client{Timeout: 5 * time.Second},
 	}
 	for _, opt := range opts {
 		opt(&inst.opts)
@@ -126,9 +168,6 @@ func Start(t testing.TB, caddyfile string, opts ...Option) *Instance {
 		if err := os.MkdirAll(filepath.Join(inst.Dir, sub), 0o700); err != nil {
 			t.Fatalf("testcaddy: %v", err)
 		}
-	}
-	if err := os.WriteFile(inst.ConfigPath, []byte(caddyfile), 0o600); err != nil {
-		t.Fatalf("testcaddy: writing Caddyfile: %v", err)
 	}
 	logFile, err := os.OpenFile(inst.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -146,11 +185,29 @@ func Start(t testing.TB, caddyfile string, opts ...Option) *Instance {
 		_ = logFile.Close()
 	})
 
-	if err := inst.launchAndWait(); err != nil {
+	for attempt := 1; ; attempt++ {
+		ports := &Ports{t: t, byName: map[string]int{}}
+		caddyfile := render(ports)
+		admin, err := adminURL(caddyfile)
+		if err != nil {
+			t.Fatalf("testcaddy: %v", err)
+		}
+		inst.AdminURL, inst.ports = admin, ports.byName
+		if err := os.WriteFile(inst.ConfigPath, []byte(caddyfile), 0o600); err != nil {
+			t.Fatalf("testcaddy: writing Caddyfile: %v", err)
+		}
+		logged := inst.logs.len()
+		err = inst.launchAndWait()
+		if err == nil {
+			return inst
+		}
 		inst.Kill()
+		if attempt < attempts && strings.Contains(inst.logs.since(logged), "address already in use") {
+			fmt.Fprintf(inst.logs, "=== testcaddy: a port was taken; trying new ports\n")
+			continue
+		}
 		t.Fatalf("testcaddy: %v\n--- caddy output ---\n%s", err, inst.Logs())
 	}
-	return inst
 }
 
 // adminURL returns the admin endpoint's URL from a Caddyfile's global options.
@@ -347,8 +404,8 @@ func (i *Instance) waitReady(p *process) error {
 			return exitError("caddy exited while starting", p.err)
 		}
 		last = i.checkReady(ctx)
-		if last == nil {
-			return nil
+		if last == nil || errors.Is(last, errEveryInterface) {
+			return last
 		}
 		select {
 		case <-p.done:
@@ -384,6 +441,10 @@ func (i *Instance) checkReady(ctx context.Context) error {
 			if !ok {
 				continue
 			}
+			if bindsEveryInterface(listen) {
+				return fmt.Errorf("%w: server %s listens on %q; put `default_bind 127.0.0.1` in the global options (testcaddy.Globals does) or `bind 127.0.0.1` in the site",
+					errEveryInterface, name, listen)
+			}
 			conn, err := dialer.DialContext(ctx, "tcp", addr)
 			if err != nil {
 				return fmt.Errorf("server %s not listening on %s yet: %w", name, listen, err)
@@ -412,6 +473,21 @@ func (i *Instance) adminGet(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("admin endpoint: GET %s: %s: %s", path, resp.Status, bytes.TrimSpace(body))
 	}
 	return body, nil
+}
+
+// errEveryInterface is the refusal of a config whose server listens on every
+// interface: it would collide with whatever holds its port on any address,
+// and expose a test server to the network.
+var errEveryInterface = errors.New("a server binds every interface")
+
+// bindsEveryInterface reports whether a Caddy TCP listen address has no host
+// or a wildcard one.
+func bindsEveryInterface(listen string) bool {
+	if idx := strings.Index(listen, "/"); idx >= 0 && !strings.HasPrefix(listen, "[") {
+		listen = listen[idx+1:]
+	}
+	host, _, err := net.SplitHostPort(listen)
+	return err == nil && (host == "" || net.ParseIP(host).IsUnspecified())
 }
 
 // dialAddress turns a Caddy listen address (":8080", "tcp/127.0.0.1:8080",
@@ -454,6 +530,20 @@ func (s *logSink) Write(p []byte) (int, error) {
 	s.buf.Write(p)
 	_, _ = s.file.Write(p)
 	return len(p), nil
+}
+
+// len is how many bytes were written so far; see since.
+func (s *logSink) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Len()
+}
+
+// since returns what was written after the first offset bytes.
+func (s *logSink) since(offset int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.buf.Bytes()[offset:])
 }
 
 func (s *logSink) String() string {

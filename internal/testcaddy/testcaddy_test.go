@@ -3,6 +3,7 @@ package testcaddy
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,6 +41,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestStartServesTheCaddyfileWithItsOwnHomeAndXDGDirectories(t *testing.T) {
+	t.Parallel()
 	admin, port := FreePort(t), FreePort(t)
 	inst := Start(t, respondSite(admin, port, "hello"))
 
@@ -71,6 +73,7 @@ func TestStartServesTheCaddyfileWithItsOwnHomeAndXDGDirectories(t *testing.T) {
 }
 
 func TestReloadReplacesTheConfigAndRestartKeepsTheReloadedOne(t *testing.T) {
+	t.Parallel()
 	admin, port := FreePort(t), FreePort(t)
 	inst := Start(t, respondSite(admin, port, "one"))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
@@ -94,6 +97,7 @@ func TestReloadReplacesTheConfigAndRestartKeepsTheReloadedOne(t *testing.T) {
 }
 
 func TestReloadCanMoveTheSiteToAnotherPort(t *testing.T) {
+	t.Parallel()
 	admin, port, other := FreePort(t), FreePort(t), FreePort(t)
 	inst := Start(t, respondSite(admin, port, "here"))
 
@@ -109,6 +113,7 @@ func TestReloadCanMoveTheSiteToAnotherPort(t *testing.T) {
 }
 
 func TestTryReloadReportsARefusedConfigAndKeepsTheOldOne(t *testing.T) {
+	t.Parallel()
 	admin, port := FreePort(t), FreePort(t)
 	good := respondSite(admin, port, "still here")
 	inst := Start(t, good)
@@ -128,6 +133,7 @@ func TestTryReloadReportsARefusedConfigAndKeepsTheOldOne(t *testing.T) {
 }
 
 func TestKillLeavesNothingServingAndRestartBringsItBack(t *testing.T) {
+	t.Parallel()
 	admin, port := FreePort(t), FreePort(t)
 	inst := Start(t, respondSite(admin, port, "back"))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
@@ -149,6 +155,7 @@ func TestKillLeavesNothingServingAndRestartBringsItBack(t *testing.T) {
 }
 
 func TestStopExitsCleanlyAndIsIdempotent(t *testing.T) {
+	t.Parallel()
 	admin, port := FreePort(t), FreePort(t)
 	inst := Start(t, respondSite(admin, port, "bye"))
 
@@ -198,6 +205,7 @@ func fatalMessage(t *testing.T, fn func(testing.TB)) string {
 }
 
 func TestStartFailsFastWithCaddysOutputWhenTheConfigIsBroken(t *testing.T) {
+	t.Parallel()
 	admin, port := FreePort(t), FreePort(t)
 	broken := Globals(admin) + fmt.Sprintf("http://127.0.0.1:%d {\n\tno_such_directive\n}\n", port)
 
@@ -241,9 +249,9 @@ func TestBinaryUsesAPrebuiltBinaryFromTheEnvironment(t *testing.T) {
 	}
 }
 
-func TestGlobalsPutsTheAdminEndpointFirst(t *testing.T) {
+func TestGlobalsPutsTheAdminEndpointFirstAndBindsSitesToLoopback(t *testing.T) {
 	got := Globals(2999, "grace_period 1s")
-	want := "{\n\tadmin 127.0.0.1:2999\n\tgrace_period 1s\n}\n"
+	want := "{\n\tadmin 127.0.0.1:2999\n\tdefault_bind 127.0.0.1\n\tgrace_period 1s\n}\n"
 	if got != want {
 		t.Errorf("Globals() = %q, want %q", got, want)
 	}
@@ -270,6 +278,83 @@ func TestDialAddressUnderstandsCaddyListenAddresses(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("dialAddress(%q) = %q, %v; want %q, %v", tc.listen, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestASiteOn127001StartsWhileItsPortIsBusyOnAnotherLoopbackAddress(t *testing.T) {
+	t.Parallel()
+	// Linux routes all of 127/8 to lo: 127.0.0.2 stands for any other
+	// process's listener on the same port.
+	other, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	defer other.Close()
+	port := other.Addr().(*net.TCPAddr).Port
+	// The control: a server on every interface cannot have this port.
+	if everywhere, err := net.Listen("tcp", fmt.Sprintf(":%d", port)); err == nil {
+		everywhere.Close()
+		t.Fatalf("port %d is free on every interface although 127.0.0.2 holds it: the test proves nothing", port)
+	}
+
+	Start(t, respondSite(FreePort(t), port, "only loopback"))
+	if _, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); body != "only loopback" {
+		t.Fatalf("got %q, want \"only loopback\"", body)
+	}
+}
+
+func TestStartRefusesAConfigThatBindsEveryInterface(t *testing.T) {
+	t.Parallel()
+	admin, port := FreePort(t), FreePort(t)
+	everywhere := fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n}\nhttp://127.0.0.1:%d {\n\trespond ok\n}\n", admin, port)
+	msg := fatalMessage(t, func(tb testing.TB) { Start(tb, everywhere) })
+	if !strings.Contains(msg, "every interface") || !strings.Contains(msg, "default_bind 127.0.0.1") {
+		t.Errorf("failure %q does not say that the config binds every interface and how to fix it", msg)
+	}
+}
+
+func TestStartOnFreePortsTriesNewPortsWhenOneIsTaken(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	attempts := 0
+	inst := StartOnFreePorts(t, func(p *Ports) string {
+		attempts++
+		port := p.Port("site")
+		if attempts == 1 {
+			port = taken.Addr().(*net.TCPAddr).Port
+		}
+		return respondSite(p.Port("admin"), port, "moved")
+	})
+
+	if attempts != 2 {
+		t.Fatalf("rendered the Caddyfile %d times, want 2 (the taken port, then a new one)", attempts)
+	}
+	if _, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", inst.Port("site"))); body != "moved" {
+		t.Fatalf("got %q on Port(\"site\"), want \"moved\"", body)
+	}
+	if want := fmt.Sprintf("http://127.0.0.1:%d", inst.Port("admin")); inst.AdminURL != want {
+		t.Errorf("AdminURL = %q, want the started attempt's %q", inst.AdminURL, want)
+	}
+	if !strings.Contains(inst.Logs(), "a port was taken; trying new ports") {
+		t.Errorf("Logs() does not show the retry:\n%s", inst.Logs())
+	}
+}
+
+func TestStartOnFreePortsGivesUpOnAnotherFailure(t *testing.T) {
+	t.Parallel()
+	attempts := 0
+	msg := fatalMessage(t, func(tb testing.TB) {
+		StartOnFreePorts(tb, func(p *Ports) string {
+			attempts++
+			return Globals(p.Port("admin")) + fmt.Sprintf("http://127.0.0.1:%d {\n\tno_such_directive\n}\n", p.Port("site"))
+		})
+	})
+	if attempts != 1 || !strings.Contains(msg, "no_such_directive") {
+		t.Errorf("a broken config was tried %d times and failed with %q; want once, naming the directive", attempts, msg)
 	}
 }
 

@@ -4,19 +4,15 @@ package testpg
 
 import (
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 )
 
-// lockPath is shared by every test process on the machine: go test runs
+// lock takes the lock file of a cluster, shared or exclusive, until the test
+// ends. Every test process on the cluster locks the same file: go test runs
 // packages in parallel, and a restart of the server must not pull the
 // database from under another package's tests.
-var lockPath = filepath.Join(os.TempDir(), "cubeauth-testpg.lock")
-
-// lock takes the machine-wide lock, shared or exclusive, until the test
-// ends.
-func lock(t testing.TB, exclusive bool) {
+func lock(t testing.TB, lockPath string, exclusive bool) {
 	t.Helper()
 	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {

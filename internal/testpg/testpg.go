@@ -1,9 +1,20 @@
-// Package testpg gives tests a fresh PostgreSQL schema on the database named
-// by CUBEAUTH_TEST_POSTGRES, or skips them when there is none.
+// Package testpg gives tests a fresh PostgreSQL schema on a throwaway
+// cluster, never on the machine's own server.
 //
-// Without the variable the tests try postgres://postgres@127.0.0.1:5432/test
-// (the CI machine's server, trust authentication) and skip when it does not
-// answer. Set CUBEAUTH_TEST_POSTGRES=off to skip them on purpose.
+// ./scripts/test.sh starts one private cluster for the whole run (initdb and
+// pg_ctl from Debian's postgresql packages, its own port on 127.0.0.1, its
+// own directory, removed afterwards) and names it in two variables:
+//
+//   - CUBEAUTH_TEST_POSTGRES: the connection string, or "off" to skip the
+//     tests on purpose;
+//   - CUBEAUTH_TEST_POSTGRES_CLUSTER: the cluster's directory (data/,
+//     socket/, postgres.log), which lets [Restartable] tests stop and start
+//     that server with pg_ctl. Without it they skip.
+//
+// Without CUBEAUTH_TEST_POSTGRES, a package whose TestMain runs [Main]
+// starts a private cluster of its own on first use and removes it when its
+// tests end; elsewhere, or when the PostgreSQL binaries are missing, the
+// tests skip and say why.
 package testpg
 
 import (
@@ -12,7 +23,6 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -21,80 +31,153 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// EnvDSN names the variable holding the test database's connection string.
-const EnvDSN = "CUBEAUTH_TEST_POSTGRES"
+// Environment variables read by testpg.
+const (
+	// EnvDSN names the variable holding the test database's connection
+	// string.
+	EnvDSN = "CUBEAUTH_TEST_POSTGRES"
+	// EnvCluster names the variable holding the directory of the cluster
+	// EnvDSN reaches, as ./scripts/test.sh lays it out.
+	EnvCluster = "CUBEAUTH_TEST_POSTGRES_CLUSTER"
+)
 
-// DefaultDSN is tried when EnvDSN is not set.
-const DefaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+// managed records that [Main] runs this package's tests, and the cluster it
+// started for them.
+var managed struct {
+	sync.Mutex
+	running bool
+	private *cluster
+}
+
+// Main runs a package's tests (run is m.Run, or a function calling another
+// harness's Main) and then stops and removes the private cluster that
+// testpg started for them, if any; it returns run's exit code:
+//
+//	func TestMain(m *testing.M) { os.Exit(testpg.Main(m.Run)) }
+func Main(run func() int) int {
+	managed.Lock()
+	managed.running = true
+	managed.Unlock()
+	code := run()
+	managed.Lock()
+	defer managed.Unlock()
+	if managed.private != nil {
+		managed.private.remove()
+	}
+	return code
+}
 
 var probe struct {
-	once sync.Once
-	dsn  string
-	why  string // why there is no database, when dsn is empty
+	once    sync.Once
+	dsn     string
+	cluster *cluster // nil when the database is not one testpg may restart
+	why     string   // why there is no database, when dsn is empty
+	failed  bool     // there should be one, but it did not work: fail, not skip
 }
 
 // DSN returns the test database's connection string, or skips the test with
 // the reason there is none.
 func DSN(t testing.TB) string {
 	t.Helper()
-	probe.once.Do(func() {
-		dsn, set := os.LookupEnv(EnvDSN)
-		switch {
-		case dsn == "off":
-			probe.why = EnvDSN + "=off"
-			return
-		case !set || dsn == "":
-			dsn = DefaultDSN
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			if set {
-				probe.why = EnvDSN + " is set but the database does not answer: " + err.Error()
-			} else {
-				probe.why = "no PostgreSQL: set " + EnvDSN + " to a database the tests may create schemas in (" +
-					DefaultDSN + " does not answer: " + err.Error() + ")"
-			}
-			return
-		}
-		_ = conn.Close(ctx)
-		probe.dsn = dsn
-	})
-	if probe.dsn == "" {
+	probe.once.Do(findDatabase)
+	switch {
+	case probe.failed:
+		t.Fatal("testpg: " + probe.why)
+	case probe.dsn == "":
 		t.Skip("testpg: " + probe.why)
 	}
 	return probe.dsn
 }
 
-// exclusive holds the tests that took the lock exclusively.
-var exclusive sync.Map // testing.TB -> cluster version
+// findDatabase fills probe from the environment, starting a private cluster
+// when there is none.
+func findDatabase() {
+	dsn, set := os.LookupEnv(EnvDSN)
+	switch {
+	case dsn == "off":
+		probe.why = EnvDSN + "=off"
+		return
+	case !set || dsn == "":
+		startPrivateCluster()
+		return
+	}
+	if err := ping(dsn); err != nil {
+		probe.why, probe.failed = EnvDSN+" is set but the database does not answer: "+err.Error(), true
+		return
+	}
+	probe.dsn = dsn
+	if dir := os.Getenv(EnvCluster); dir != "" {
+		c, err := openCluster(dir)
+		if err != nil {
+			probe.dsn, probe.why, probe.failed = "", EnvCluster+": "+err.Error(), true
+			return
+		}
+		probe.cluster = c
+	}
+}
 
-// Restartable prepares a test that restarts the server with Restart; call
-// it first. It skips the test unless the database is a local Debian
-// cluster, makes the test the only one on the database (in this process and
-// in every other test process on the machine, waiting for running ones to
-// finish) and, when the test ends, makes sure the server runs again.
+func startPrivateCluster() {
+	managed.Lock()
+	defer managed.Unlock()
+	if !managed.running {
+		probe.why = EnvDSN + " is not set, and this package's TestMain does not call testpg.Main, " +
+			"which would start a private PostgreSQL cluster (./scripts/test.sh starts one for all packages)"
+		return
+	}
+	if _, err := binDir(""); err != nil {
+		probe.why = EnvDSN + " is not set, and there is no PostgreSQL to start a private cluster with: " + err.Error()
+		return
+	}
+	c, dsn, err := newCluster()
+	if err != nil {
+		probe.why, probe.failed = "starting a private PostgreSQL cluster: "+err.Error(), true
+		return
+	}
+	managed.private, probe.cluster, probe.dsn = c, c, dsn
+}
+
+func ping(dsn string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+// exclusive holds the tests that took the lock exclusively.
+var exclusive sync.Map // testing.TB -> true
+
+// Restartable prepares a test that stops or restarts the server with
+// [Restart], [Stop] and [Start]; call it first. It skips the test unless the
+// database is a throwaway cluster testpg knows (see [EnvCluster]), makes the
+// test the only one on the cluster (in this process and in every other test
+// process using it, waiting for running ones to finish) and, when the test
+// ends, makes sure the server runs again.
 func Restartable(t testing.TB) {
 	t.Helper()
-	cluster := localCluster(t)
-	lock(t, true)
-	exclusive.Store(t, cluster)
+	DSN(t)
+	if probe.cluster == nil {
+		t.Skip("testpg: " + EnvDSN + " names a database without " + EnvCluster + ": cannot restart it")
+	}
+	lock(t, probe.cluster.lockPath(), true)
+	exclusive.Store(t, true)
 	t.Cleanup(func() {
 		exclusive.Delete(t)
-		ensureRunning(t, cluster)
+		ensureRunning(t)
 	})
 }
 
 // Schema creates a fresh schema, drops it when the test ends, and returns
 // a connection string whose search_path is that schema. The test holds the
-// machine-wide lock shared until it ends, so that no other test restarts
-// the server under it.
+// cluster's lock shared until it ends, so that no other test restarts the
+// server under it.
 func Schema(t testing.TB) string {
 	t.Helper()
 	base := DSN(t)
-	if _, ok := exclusive.Load(t); !ok {
-		lock(t, false)
+	if _, ok := exclusive.Load(t); !ok && probe.cluster != nil {
+		lock(t, probe.cluster.lockPath(), false)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -166,77 +249,55 @@ func withConn(t testing.TB, dsn string, fn func(context.Context, *pgx.Conn) erro
 	}
 }
 
-// Restart restarts the local PostgreSQL cluster (Debian's pg_ctlcluster)
-// and returns when it accepts connections again. The test must have called
-// Restartable.
+// Restart restarts the server with pg_ctl and returns when it accepts
+// connections again. The test must have called [Restartable].
 func Restart(t testing.TB) {
 	t.Helper()
-	cluster := pgctl(t, "restart")
-	ensureRunning(t, cluster)
+	pgctl(t, "restart", (*cluster).restart)
+	ensureRunning(t)
 }
 
-// Stop stops the local PostgreSQL cluster; Start (or the end of the test)
-// starts it again. The test must have called Restartable.
+// Stop stops the server; [Start] (or the end of the test) starts it again.
+// The test must have called [Restartable].
 func Stop(t testing.TB) {
 	t.Helper()
-	pgctl(t, "stop")
+	pgctl(t, "stop", (*cluster).stop)
 }
 
-// Start starts the local PostgreSQL cluster after Stop and returns when it
-// accepts connections.
+// Start starts the server after [Stop] and returns when it accepts
+// connections.
 func Start(t testing.TB) {
 	t.Helper()
-	ensureRunning(t, pgctl(t, "start"))
+	pgctl(t, "start", (*cluster).start)
+	ensureRunning(t)
 }
 
-// pgctl runs pg_ctlcluster with action on the cluster Restartable found.
-func pgctl(t testing.TB, action string) string {
+// pgctl runs action on the cluster of a test that called Restartable.
+func pgctl(t testing.TB, name string, action func(*cluster) error) {
 	t.Helper()
-	cluster, ok := exclusive.Load(t)
-	if !ok {
-		t.Fatalf("testpg: %s needs Restartable first", action)
+	if _, ok := exclusive.Load(t); !ok {
+		t.Fatalf("testpg: %s needs Restartable first", name)
 	}
-	out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", cluster.(string), "main", action).CombinedOutput()
-	if err != nil {
-		t.Fatalf("testpg: pg_ctlcluster %s: %v\n%s", action, err, out)
+	if err := action(probe.cluster); err != nil {
+		t.Fatalf("testpg: %v", err)
 	}
-	return cluster.(string)
-}
-
-// localCluster returns the version of the only cluster in /etc/postgresql,
-// or skips the test.
-func localCluster(t testing.TB) string {
-	t.Helper()
-	DSN(t)
-	if _, err := exec.LookPath("pg_ctlcluster"); err != nil {
-		t.Skip("testpg: pg_ctlcluster not found: cannot restart PostgreSQL")
-	}
-	entries, err := os.ReadDir("/etc/postgresql")
-	if err != nil || len(entries) != 1 {
-		t.Skip("testpg: not exactly one cluster in /etc/postgresql: cannot restart PostgreSQL")
-	}
-	return entries[0].Name()
 }
 
 // ensureRunning starts the cluster if it is down and waits until it
 // accepts connections.
-func ensureRunning(t testing.TB, cluster string) {
+func ensureRunning(t testing.TB) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		conn, err := pgx.Connect(ctx, probe.dsn)
+		err := ping(probe.dsn)
 		if err == nil {
-			_ = conn.Close(ctx)
-			cancel()
 			return
 		}
-		cancel()
 		if time.Now().After(deadline) {
 			t.Errorf("testpg: PostgreSQL is not running after the test: %v", err)
 			return
 		}
-		if out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "start").CombinedOutput(); err != nil {
-			t.Logf("testpg: starting PostgreSQL: %v\n%s", err, out)
+		if err := probe.cluster.start(); err != nil {
+			t.Logf("testpg: starting PostgreSQL: %v", err)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

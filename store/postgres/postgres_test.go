@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -12,9 +13,11 @@ import (
 	"github.com/cubeauth/cubeauth/store/storetest"
 )
 
-// The tests run against the database named by CUBEAUTH_TEST_POSTGRES (by
-// default the local server, when it answers), each in a fresh schema; see
-// internal/testpg.
+// The tests run on a throwaway cluster, each in a fresh schema: the one
+// CUBEAUTH_TEST_POSTGRES names (./scripts/test.sh starts it), or else one
+// that testpg starts for this package; see internal/testpg.
+
+func TestMain(m *testing.M) { os.Exit(testpg.Main(m.Run)) }
 
 // openStore opens a Store on dsn, closed when the test ends.
 func openStore(t *testing.T, dsn string, configure ...func(*Options)) *Store {
