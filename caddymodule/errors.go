@@ -64,6 +64,10 @@ var refusals = []refusal{
 	{is(errMethodNotAllowed), http.StatusMethodNotAllowed, fixed(base("Method not allowed")), "method_not_allowed"},
 	{is(errNoEndpoint), http.StatusNotFound, fixed(base("Not found")), "no_endpoint"},
 	{is(authcore.ErrUnavailable), http.StatusServiceUnavailable, fixed(base("Service unavailable")), "store_unavailable"},
+	// The Hasher turns these into a BusyError or an in-process hash; were
+	// one ever to leak, it is a busy hasher, not a server fault.
+	{is(authcore.ErrDeriverStalled), http.StatusServiceUnavailable, fixed(base("too many logins at once")), "hash_worker_stalled"},
+	{is(authcore.ErrDeriverUnavailable), http.StatusServiceUnavailable, fixed(base("too many logins at once")), "hash_worker_unavailable"},
 }
 
 // internalError answers what no refusal matches.
