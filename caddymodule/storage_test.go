@@ -87,3 +87,17 @@ func TestHandlersOverOnePostgresDatabaseShareOneEngine(t *testing.T) {
 		t.Fatalf("the store's name %q shows the connection string", name)
 	}
 }
+
+func TestHandlersShareOneHasherPerProcessWhateverTheirStores(t *testing.T) {
+	a := &Handler{StorageRaw: badgerAt(t.TempDir()), HashInProcess: true, HashConcurrency: 1}
+	b := &Handler{StorageRaw: badgerAt(t.TempDir()), HashInProcess: true, HashConcurrency: 1}
+	startHandlers(t, a, b)
+	reload := &Handler{StorageRaw: badgerAt(t.TempDir()), HashInProcess: true, HashConcurrency: 1}
+	startHandlers(t, reload)
+	if a.opts.Hasher != b.opts.Hasher || a.opts.Hasher != reload.opts.Hasher {
+		t.Fatal("handlers with the same hashing settings have their own hashers: hash_concurrency would multiply")
+	}
+	if a.engine == b.engine {
+		t.Fatal("two directories share one engine")
+	}
+}
