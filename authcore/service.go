@@ -29,6 +29,9 @@ type Service struct {
 	// firstLogins shares the creation of a user among concurrent first
 	// logins with the same credentials.
 	firstLogins sharedCalls[firstLogin]
+	// signups shares the creation of a user among identical concurrent
+	// signups.
+	signups sharedCalls[store.User]
 }
 
 // New returns a Service over st. Close it to stop listening to st's events;

@@ -2,6 +2,7 @@ package authcore
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -153,5 +154,40 @@ func TestConcurrentFirstLoginsWithOnePasswordCreateTheUserWithOneHash(t *testing
 	// A wrong password still fails once the user exists.
 	if _, err := f.login(t, 1, "newcomer", "wrong password", "192.0.2.1"); err == nil {
 		t.Error("a wrong password signed in")
+	}
+}
+
+func TestIdenticalConcurrentSignupsCreateOneUserWithOneHash(t *testing.T) {
+	d := &gatedDeriver{gate: make(chan struct{})}
+	f := newFixture(t, func(o *Options) {
+		o.Limits = &Limits{}
+		o.Hasher.UseDeriver(d)
+	})
+	const n = 24
+	login, password := "signup1", "supersecret"
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = f.svc.CreateUser(t.Context(), CreateUserRequest{AppID: 1, ClientIP: "192.0.2.1",
+				Input: UserInput{Login: &login, Password: &password}})
+		})
+	}
+	waitForCallers(t, &f.svc.signups, n)
+	close(d.gate)
+	wg.Wait()
+	created := 0
+	for i, err := range errs {
+		var verr *ValidationError
+		switch {
+		case err == nil:
+			created++
+		case errors.As(err, &verr) && verr.Fields["login"] != nil:
+		default:
+			t.Fatalf("signup %d: %v, want success or login taken", i, err)
+		}
+	}
+	if created != 1 || d.derived.Load() != 1 {
+		t.Fatalf("%d identical signups created %d users with %d hashes, want 1 and 1", n, created, d.derived.Load())
 	}
 }

@@ -2,6 +2,7 @@ package authcore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -206,7 +207,22 @@ func (s *Service) CreateUser(ctx context.Context, req CreateUserRequest) (store.
 	if req.Input.Password == nil || *req.Input.Password == "" {
 		return store.User{}, invalid("password", "cannot be blank")
 	}
-	return s.createUser(ctx, req.AppID, req.Input, true)
+	// Identical signups at once (a client retrying, a double tap) share one
+	// creation and one hash: one is created, the others are told the name
+	// is taken, as they would be after it.
+	input, err := json.Marshal(req.Input)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, shared, err := s.signups.do(ctx, sharedKey(strconv.FormatInt(req.AppID, 10), string(input)),
+		func(ctx context.Context) (store.User, error) { return s.createUser(ctx, req.AppID, req.Input, true) })
+	if shared && err == nil {
+		if req.Input.Login != nil && *req.Input.Login != "" {
+			return store.User{}, invalid("login", "has already been taken")
+		}
+		return store.User{}, invalid("email", "has already been taken")
+	}
+	return u, err
 }
 
 func (s *Service) createUser(ctx context.Context, appID int64, in UserInput, checkPassword bool) (store.User, error) {
