@@ -3,6 +3,7 @@
 package testpg
 
 import (
+	"fmt"
 	"os"
 	"syscall"
 	"testing"
@@ -14,9 +15,18 @@ import (
 // database from under another package's tests.
 func lock(t testing.TB, lockPath string, exclusive bool) {
 	t.Helper()
+	release, err := flock(lockPath, exclusive)
+	if err != nil {
+		t.Fatalf("testpg: %v", err)
+	}
+	t.Cleanup(release)
+}
+
+// flock waits for the lock on lockPath and returns what releases it.
+func flock(lockPath string, exclusive bool) (release func(), err error) {
 	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
-		t.Fatalf("testpg: opening %s: %v", lockPath, err)
+		return nil, fmt.Errorf("opening %s: %w", lockPath, err)
 	}
 	how := syscall.LOCK_SH
 	if exclusive {
@@ -24,7 +34,7 @@ func lock(t testing.TB, lockPath string, exclusive bool) {
 	}
 	if err := syscall.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
-		t.Fatalf("testpg: locking %s: %v", lockPath, err)
+		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
 	}
-	t.Cleanup(func() { f.Close() }) // closing releases the lock
+	return func() { f.Close() }, nil // closing releases the lock
 }

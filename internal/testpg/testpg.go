@@ -101,19 +101,27 @@ func findDatabase() {
 		startPrivateCluster()
 		return
 	}
+	if dir := os.Getenv(EnvCluster); dir != "" {
+		c, err := openCluster(dir)
+		if err != nil {
+			probe.why, probe.failed = EnvCluster+": "+err.Error(), true
+			return
+		}
+		probe.cluster = c
+		// A test in another package may have the server stopped: wait
+		// for it to finish before asking.
+		release, err := flock(c.lockPath(), false)
+		if err != nil {
+			probe.why, probe.failed = err.Error(), true
+			return
+		}
+		defer release()
+	}
 	if err := ping(dsn); err != nil {
 		probe.why, probe.failed = EnvDSN+" is set but the database does not answer: "+err.Error(), true
 		return
 	}
 	probe.dsn = dsn
-	if dir := os.Getenv(EnvCluster); dir != "" {
-		c, err := openCluster(dir)
-		if err != nil {
-			probe.dsn, probe.why, probe.failed = "", EnvCluster+": "+err.Error(), true
-			return
-		}
-		probe.cluster = c
-	}
 }
 
 func startPrivateCluster() {
