@@ -55,9 +55,12 @@ func renderAll[T, V any](items []T, render func(T) V) []V {
 	return out
 }
 
-// writeJSON answers with a JSON body.
+// writeJSON answers with a JSON body that no cache (a browser's, a CDN's)
+// may keep: every answer cubeauth writes itself may carry a token or user
+// data.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

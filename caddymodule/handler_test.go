@@ -426,3 +426,20 @@ func TestSecretsComeFromEnvAndFilePlaceholders(t *testing.T) {
 	fields["nonce"] = "2"
 	expectError(t, ts.do("POST", "/session", signedBody(t, fields, "{file."+secretFile+"}")), 422, "Unexpected signature")
 }
+
+func TestTerminatedAnswersAreNeverCached(t *testing.T) {
+	ts := newTestServer(t)
+	created := ts.do("POST", "/session.json", userBody(1, devKey, "cache1", "supersecret"))
+	token, _ := created.body["session"].(map[string]any)["token"].(string)
+	for name, res := range map[string]response{
+		"a new session":   created,
+		"the session":     ts.do("GET", "/session.json", "", "CB-Token", token),
+		"a signup":        ts.do("POST", "/users.json", `{"user":{"login":"cache2","password":"supersecret"}}`, "CB-AuthKey", devKey),
+		"an expired one":  ts.do("GET", "/api", "", "CB-Token", strings.Repeat("ab", 32)),
+		"a bad signature": ts.do("POST", "/session.json", `{"application_id":1,"auth_key":"`+devKey+`","nonce":1,"timestamp":1,"signature":"00"}`),
+	} {
+		if got := res.header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%s (%d): Cache-Control %q, want no-store", name, res.status, got)
+		}
+	}
+}
