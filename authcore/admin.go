@@ -3,6 +3,7 @@ package authcore
 import (
 	"context"
 	"crypto/subtle"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,13 @@ type AppChanges struct {
 	// AuthSecret replaces the legacy signing secret; "" removes it.
 	AuthSecret       *string
 	RequireSignature *bool
+	// ListUsers and GuestSessions are permissions like SessionWithoutUser.
+	ListUsers, GuestSessions *string
+	// UserFields replaces the app's field visibility overrides (an empty
+	// map: every field takes its default).
+	UserFields *map[string]string
+	// MinPasswordLength sets the password policy; 0 is the default.
+	MinPasswordLength *int
 }
 
 // NewApp is what an operator gives for a new app; zero fields take defaults
@@ -73,7 +81,7 @@ func (s *Service) CreateApp(ctx context.Context, in NewApp) (store.App, error) {
 		UpdatedAt:          now,
 	}
 	withDefaultStage(&a)
-	if err := validateApp(a); err != nil {
+	if err := ValidateApp(a); err != nil {
 		return a, err
 	}
 	if err := s.store.CreateApp(ctx, &a); err != nil {
@@ -118,7 +126,24 @@ func (s *Service) UpdateApp(ctx context.Context, id int64, ch AppChanges) (store
 		set(FieldRequireSignature, *ch.RequireSignature != a.RequireSignature,
 			func() { next.RequireSignature = *ch.RequireSignature })
 	}
-	if err := validateApp(next); err != nil {
+	if ch.ListUsers != nil {
+		set(FieldListUsers, *ch.ListUsers != a.ListUsers, func() { next.ListUsers = *ch.ListUsers })
+	}
+	if ch.GuestSessions != nil {
+		set(FieldGuestSessions, *ch.GuestSessions != a.GuestSessions, func() { next.GuestSessions = *ch.GuestSessions })
+	}
+	if ch.UserFields != nil {
+		fields := *ch.UserFields
+		if len(fields) == 0 {
+			fields = nil
+		}
+		set(FieldUserFields, !maps.Equal(fields, a.UserFields), func() { next.UserFields = maps.Clone(fields) })
+	}
+	if ch.MinPasswordLength != nil {
+		set(FieldMinPasswordLength, *ch.MinPasswordLength != a.MinPasswordLength,
+			func() { next.MinPasswordLength = *ch.MinPasswordLength })
+	}
+	if err := ValidateApp(next); err != nil {
 		return a, err
 	}
 	if pinned := pinnedAmong(a, changed); len(pinned) > 0 {
@@ -194,6 +219,12 @@ func AppWarnings(a store.App) []string {
 	if a.Stage == store.StageProduction && AllowsSessionWithoutUser(a) {
 		w = append(w, "production app allows session creation without an existing user entity: "+
 			"anyone with the auth key can create users by logging in; deny it in production")
+	}
+	if a.Stage == store.StageProduction && a.GuestSessions == store.PermissionAllow {
+		w = append(w, "production app allows guest sessions: anyone with the auth key can create users")
+	}
+	if a.Stage == store.StageProduction && AllowsListUsers(a) {
+		w = append(w, "production app lets app and guest sessions list users: anyone with the auth key can read every user's public fields")
 	}
 	if a.RequireSignature && a.AuthSecret == "" {
 		w = append(w, "require_signature is set but there is no auth_secret: every session creation is refused")
@@ -294,10 +325,10 @@ func (s *Service) findSession(ctx context.Context, appID, sessionID int64) (stor
 	}
 }
 
-// validateApp checks the values an operator may set.
-func validateApp(a store.App) error {
+// ValidateApp checks the values an operator or a configuration may set.
+func ValidateApp(a store.App) error {
 	verr := &ValidationError{}
-	checkStageAndPermission(a, verr)
+	checkStageAndPermissions(a, verr)
 	if err := checkLength(FieldName, a.Name, 0, maxFullName); err != nil {
 		verr.add(FieldName, err.(*ValidationError).Fields[FieldName][0])
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -187,6 +188,10 @@ const (
 	FieldStage              = "stage"
 	FieldSessionWithoutUser = "session_without_user"
 	FieldRequireSignature   = "require_signature"
+	FieldListUsers          = "list_users"
+	FieldGuestSessions      = "guest_sessions"
+	FieldUserFields         = "user_fields"
+	FieldMinPasswordLength  = "min_password_length"
 )
 
 func copyAppField(dst *store.App, src store.App, field string) {
@@ -203,11 +208,21 @@ func copyAppField(dst *store.App, src store.App, field string) {
 		dst.SessionWithoutUser = src.SessionWithoutUser
 	case FieldRequireSignature:
 		dst.RequireSignature = src.RequireSignature
+	case FieldListUsers:
+		dst.ListUsers = src.ListUsers
+	case FieldGuestSessions:
+		dst.GuestSessions = src.GuestSessions
+	case FieldUserFields:
+		dst.UserFields = maps.Clone(src.UserFields)
+	case FieldMinPasswordLength:
+		dst.MinPasswordLength = src.MinPasswordLength
 	}
 }
 
 func appsEqual(a, b store.App) bool {
 	return a.Name == b.Name && a.AuthKey == b.AuthKey && a.AuthSecret == b.AuthSecret &&
 		a.Stage == b.Stage && a.SessionWithoutUser == b.SessionWithoutUser &&
-		a.RequireSignature == b.RequireSignature && slices.Equal(a.Pinned, b.Pinned)
+		a.RequireSignature == b.RequireSignature && a.ListUsers == b.ListUsers &&
+		a.GuestSessions == b.GuestSessions && maps.Equal(a.UserFields, b.UserFields) &&
+		a.MinPasswordLength == b.MinPasswordLength && slices.Equal(a.Pinned, b.Pinned)
 }

@@ -38,6 +38,8 @@ var (
 	ErrStaleTimestamp = errors.New("timestamp is out of the allowed range")
 	// ErrReplayed: this nonce and timestamp were used before.
 	ErrReplayed = errors.New("nonce has already been used")
+	// ErrGuestsDenied: the app does not allow guest sessions.
+	ErrGuestsDenied = errors.New("guest sessions are not allowed in this application")
 	// ErrUnsupported: a login method this server does not offer.
 	ErrUnsupported = errors.New("unsupported")
 	// ErrUnavailable: the store cannot answer; callers must fail closed.

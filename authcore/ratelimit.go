@@ -72,6 +72,12 @@ type Limits struct {
 	SignupsPerIP Rate
 	// SignupsPerApp bounds user creations for one app. Default: off.
 	SignupsPerApp Rate
+	// LookupsPerIP bounds the users that sessions from one IP look up or
+	// list (each user named counts one). Default: 3000/1m.
+	LookupsPerIP Rate
+	// LookupsPerSession bounds the users one session looks up or lists.
+	// Default: 600/1m.
+	LookupsPerSession Rate
 	// IPv6Prefix is how many leading bits of an IPv6 client address the
 	// per-IP limits count as one client. Default: 64 (0 means the default);
 	// 128 counts each address apart.
@@ -90,6 +96,8 @@ var DefaultLimits = Limits{
 	SessionsPerIP:        Rate{600, time.Minute},
 	LoginsPerIP:          Rate{600, time.Minute},
 	SignupsPerIP:         Rate{60, time.Minute},
+	LookupsPerIP:         Rate{3000, time.Minute},
+	LookupsPerSession:    Rate{600, time.Minute},
 	IPv6Prefix:           DefaultIPv6Prefix,
 }
 
@@ -103,6 +111,8 @@ const (
 	LimitLoginsPerIP          = "logins_per_ip"
 	LimitSignupsPerIP         = "signups_per_ip"
 	LimitSignupsPerApp        = "signups_per_app"
+	LimitLookupsPerIP         = "lookups_per_ip"
+	LimitLookupsPerSession    = "lookups_per_session"
 )
 
 // limiter counts events per key in a sliding window (two fixed windows,
@@ -257,7 +267,11 @@ func (l *limiter) busy(start, now int64) *BusyError {
 
 // check reports whether one more event for key is within the rate; when it
 // is not, it says how long to wait. It stores nothing.
-func (l *limiter) check(key string) error {
+func (l *limiter) check(key string) error { return l.checkN(key, 1) }
+
+// checkN is check for n events at once. More events than the rate allows
+// in a whole window count as the rate's whole count.
+func (l *limiter) checkN(key string, n int) error {
 	if l == nil || key == "" {
 		return nil
 	}
@@ -271,7 +285,7 @@ func (l *limiter) check(key string) error {
 		}
 		return nil
 	}
-	if !l.blockedAt(e, now) {
+	if l.countAt(e, now)+float64(min(n, l.rate.Count)-1) < float64(l.rate.Count) {
 		return nil
 	}
 	start, _, _ := l.windowAt(e, now)
@@ -279,7 +293,10 @@ func (l *limiter) check(key string) error {
 }
 
 // add records one event for key.
-func (l *limiter) add(key string) {
+func (l *limiter) add(key string) { l.addN(key, 1) }
+
+// addN records n events for key.
+func (l *limiter) addN(key string, n int) {
 	if l == nil || key == "" {
 		return
 	}
@@ -298,7 +315,7 @@ func (l *limiter) add(key string) {
 		e.list.remove(e)
 	}
 	e.start, e.current, e.prev = l.windowAt(e, now)
-	e.current++
+	e.current += min(n, l.rate.Count)
 	if l.blockedAt(e, now) {
 		l.blocked.pushBack(e)
 	} else {
@@ -312,6 +329,15 @@ func (l *limiter) take(key string) error {
 		return err
 	}
 	l.add(key)
+	return nil
+}
+
+// takeN checks and records n events at once.
+func (l *limiter) takeN(key string, n int) error {
+	if err := l.checkN(key, n); err != nil {
+		return err
+	}
+	l.addN(key, n)
 	return nil
 }
 
@@ -338,6 +364,7 @@ func (l *limiter) len() int {
 type limiters struct {
 	failuresAccountIP, failuresAccount, failuresIP           *limiter
 	sessionsIP, sessionsApp, loginsIP, signupsIP, signupsApp *limiter
+	lookupsIP, lookupsSession                                *limiter
 	ipv6Prefix                                               int
 }
 
@@ -355,6 +382,8 @@ func newLimiters(l Limits, now func() time.Time) limiters {
 		loginsIP:          newLimiter(LimitLoginsPerIP, l.LoginsPerIP, now, false),
 		signupsIP:         newLimiter(LimitSignupsPerIP, l.SignupsPerIP, now, false),
 		signupsApp:        newLimiter(LimitSignupsPerApp, l.SignupsPerApp, now, false),
+		lookupsIP:         newLimiter(LimitLookupsPerIP, l.LookupsPerIP, now, false),
+		lookupsSession:    newLimiter(LimitLookupsPerSession, l.LookupsPerSession, now, false),
 		ipv6Prefix:        prefix,
 	}
 }
@@ -382,6 +411,16 @@ func (ls *limiters) clientKey(ip string) string {
 // login and by email count against the same account.
 func accountKey(appID, userID int64) string {
 	return strconv.FormatInt(appID, 10) + ":" + strconv.FormatInt(userID, 10)
+}
+
+// beforeSignup refuses a user creation over the signup limits of its
+// client (a clientKey) or its app: signups, first logins that create the
+// user, and guests alike.
+func (ls *limiters) beforeSignup(client string, appID int64) error {
+	if err := ls.signupsIP.take(client); err != nil {
+		return err
+	}
+	return ls.signupsApp.take(strconv.FormatInt(appID, 10))
 }
 
 // beforeLookup refuses, before the user is read, a client IP that has

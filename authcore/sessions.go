@@ -68,6 +68,12 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 	creds := p.Sub("user")
 	switch {
 	case creds["guest"] != "" && creds["guest"] != "0" && creds["guest"] != "false":
+		if !AllowsGuestSessions(app) {
+			return res, ErrGuestsDenied
+		}
+		if err := s.limits.beforeSignup(ip, app.ID); err != nil {
+			return res, err
+		}
 		u, err := s.createGuest(ctx, app, creds["full_name"], now)
 		if err != nil {
 			return res, err

@@ -91,6 +91,9 @@ type firstLogin struct {
 // createFirstLogin creates the user of a first login; when another login
 // created it first, it checks the password against that user's.
 func (s *Service) createFirstLogin(ctx context.Context, app store.App, c credentials, ip string) (store.User, bool, error) {
+	if err := s.limits.beforeSignup(ip, app.ID); err != nil {
+		return store.User{}, false, err
+	}
 	u, err := s.createUser(ctx, app.ID, UserInput{Login: &c.Login, Email: &c.Email, Password: &c.Password}, false)
 	var verr *ValidationError
 	if errors.As(err, &verr) && (verr.Fields["login"] != nil || verr.Fields["email"] != nil) {
@@ -198,10 +201,7 @@ type CreateUserRequest struct {
 
 // CreateUser signs a user up.
 func (s *Service) CreateUser(ctx context.Context, req CreateUserRequest) (store.User, error) {
-	if err := s.limits.signupsIP.take(s.limits.clientKey(req.ClientIP)); err != nil {
-		return store.User{}, err
-	}
-	if err := s.limits.signupsApp.take(strconv.FormatInt(req.AppID, 10)); err != nil {
+	if err := s.limits.beforeSignup(s.limits.clientKey(req.ClientIP), req.AppID); err != nil {
 		return store.User{}, err
 	}
 	if req.Input.Password == nil || *req.Input.Password == "" {
@@ -232,7 +232,7 @@ func (s *Service) createUser(ctx context.Context, appID int64, in UserInput, che
 		return u, err
 	}
 	if checkPassword || in.Password != nil {
-		if err := checkLength("password", *in.Password, minPassword, maxPassword); err != nil {
+		if err := s.checkNewPassword(ctx, appID, *in.Password); err != nil {
 			return u, err
 		}
 	}
@@ -242,6 +242,16 @@ func (s *Service) createUser(ctx context.Context, appID int64, in UserInput, che
 	}
 	u.PasswordHash = hash
 	return u, s.saveUser(ctx, &u, true)
+}
+
+// checkNewPassword checks a new password against its app's policy: at
+// least the app's minimum and at most maxPassword characters.
+func (s *Service) checkNewPassword(ctx context.Context, appID int64, password string) error {
+	app, err := s.App(ctx, appID)
+	if err != nil {
+		return err
+	}
+	return checkLength("password", password, MinPasswordLength(app), maxPassword)
 }
 
 // saveUser creates or updates u, turning uniqueness conflicts into
@@ -352,41 +362,6 @@ func checkLength(field, v string, minLen, maxLen int) error {
 	return nil
 }
 
-// GetUser returns a user of the caller's app.
-func (s *Service) GetUser(ctx context.Context, caller Identity, userID int64) (store.User, error) {
-	u, err := s.store.GetUser(ctx, caller.AppID, userID)
-	return u, storeErr(err, ErrNotFound)
-}
-
-// GetUserByLogin returns a user of the caller's app by login.
-func (s *Service) GetUserByLogin(ctx context.Context, caller Identity, login string) (store.User, error) {
-	u, err := s.userByName(ctx, caller.AppID, login, s.store.GetUserByLogin)
-	return u, storeErr(err, ErrNotFound)
-}
-
-// GetUserByEmail returns a user of the caller's app by email.
-func (s *Service) GetUserByEmail(ctx context.Context, caller Identity, email string) (store.User, error) {
-	u, err := s.userByName(ctx, caller.AppID, email, s.store.GetUserByEmail)
-	return u, storeErr(err, ErrNotFound)
-}
-
-// ListUsers returns users of the caller's app matching q (q.AppID is set
-// from the caller), at most 100 at a time, and the total.
-func (s *Service) ListUsers(ctx context.Context, caller Identity, q store.UserQuery) ([]store.User, int, error) {
-	q.AppID = caller.AppID
-	if q.Login != "" {
-		q.Login = foldName(q.Login)
-	}
-	if q.Email != "" {
-		q.Email = foldName(q.Email)
-	}
-	if q.Limit <= 0 || q.Limit > maxUsersPerGet {
-		q.Limit = maxUsersPerGet
-	}
-	users, total, err := s.store.ListUsers(ctx, q)
-	return users, total, storeErr(err, ErrNotFound)
-}
-
 // UpdateUser changes the caller's own user. A new password needs the old
 // one, and ends every other session of the user.
 func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64, in UserInput) (store.User, error) {
@@ -405,7 +380,7 @@ func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64,
 		if in.OldPassword == nil || *in.OldPassword == "" {
 			return u, invalid("old_password", "cannot be blank")
 		}
-		if err := checkLength("password", *in.Password, minPassword, maxPassword); err != nil {
+		if err := s.checkNewPassword(ctx, caller.AppID, *in.Password); err != nil {
 			return u, err
 		}
 		account := accountKey(caller.AppID, u.ID)

@@ -130,8 +130,8 @@ func TestAUserStoredBeforeNamesWereFoldedStillSignsIn(t *testing.T) {
 	if err != nil || res.User.ID != legacy.ID {
 		t.Fatalf("legacy login: %v", err)
 	}
-	if u, err := f.svc.GetUserByEmail(ctx, Identity{AppID: 1}, "Ｃarol@example.com"); err != nil || u.ID != legacy.ID {
-		t.Fatalf("legacy email lookup: %v", err)
+	if u, err := f.svc.FindUser(ctx, Identity{AppID: 1}, UserLookup{Logins: []string{"ＣＡＲＯＬ"}}); err != nil || u.ID != legacy.ID {
+		t.Fatalf("legacy login lookup: %v", err)
 	}
 }
 

@@ -61,6 +61,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			logins_per_ip 600/1m
 //			signups_per_ip 60/1m
 //			signups_per_app off
+//			lookups_per_ip 3000/1m      # users looked up or listed
+//			lookups_per_session 600/1m
 //			ipv6_prefix 64              # IPv6 clients counted per /64
 //		}
 //		app <id> {
@@ -70,6 +72,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			stage development|production
 //			session_without_user allow|deny
 //			require_signature
+//			list_users allow|deny       # app and guest sessions; default: by stage
+//			guest_sessions allow|deny   # default: as session_without_user
+//			public_user_fields <field...>   # e.g. email; see authcore.UserFieldNames
+//			private_user_fields <field...>  # e.g. custom_data
+//			min_password_length <n>     # 8 to 128 characters, default 8
 //		}
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -215,12 +222,19 @@ func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
 				err = d.Errf("stage must be development or production")
 			}
 		case "session_without_user":
-			err = parseString(d, &app.SessionWithoutUser)
-			if err == nil && app.SessionWithoutUser != "allow" && app.SessionWithoutUser != "deny" {
-				err = d.Errf("session_without_user must be allow or deny")
-			}
+			err = parsePermission(d, &app.SessionWithoutUser)
 		case "require_signature":
 			app.RequireSignature, err = true, noArgs(d)
+		case "list_users":
+			err = parsePermission(d, &app.ListUsers)
+		case "guest_sessions":
+			err = parsePermission(d, &app.GuestSessions)
+		case "public_user_fields":
+			err = parseList(d, &app.PublicUserFields)
+		case "private_user_fields":
+			err = parseList(d, &app.PrivateUserFields)
+		case "min_password_length":
+			err = parseInt(d, &app.MinPasswordLength)
 		default:
 			err = d.Errf("unknown app subdirective %q", d.Val())
 		}
@@ -229,6 +243,28 @@ func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
 		}
 	}
 	h.Apps = append(h.Apps, app)
+	return nil
+}
+
+// parsePermission reads allow or deny.
+func parsePermission(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if err := parseString(d, dst); err != nil {
+		return err
+	}
+	if *dst != "allow" && *dst != "deny" {
+		return d.Errf("%s must be allow or deny", name)
+	}
+	return nil
+}
+
+// parseList reads one or more arguments, adding to what is there.
+func parseList(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
 	return nil
 }
 

@@ -50,6 +50,12 @@ type LimitsConfig struct {
 	SignupsPerIP string `json:"signups_per_ip,omitempty"`
 	// SignupsPerApp bounds user creations for one app. Default: off.
 	SignupsPerApp string `json:"signups_per_app,omitempty"`
+	// LookupsPerIP bounds the users that sessions from one client IP look
+	// up or list (each user named counts one). Default: 3000/1m.
+	LookupsPerIP string `json:"lookups_per_ip,omitempty"`
+	// LookupsPerSession bounds the users one session looks up or lists.
+	// Default: 600/1m.
+	LookupsPerSession string `json:"lookups_per_session,omitempty"`
 	// IPv6Prefix is how many leading bits of an IPv6 client address the
 	// per-IP limits count as one client (clients rotate addresses inside
 	// their /64 for free); 128 counts every address apart. Default: 64.
@@ -67,6 +73,8 @@ func (c *LimitsConfig) fields(l *authcore.Limits) []limitField {
 		{"logins_per_ip", &c.LoginsPerIP, &l.LoginsPerIP},
 		{"signups_per_ip", &c.SignupsPerIP, &l.SignupsPerIP},
 		{"signups_per_app", &c.SignupsPerApp, &l.SignupsPerApp},
+		{"lookups_per_ip", &c.LookupsPerIP, &l.LookupsPerIP},
+		{"lookups_per_session", &c.LookupsPerSession, &l.LookupsPerSession},
 	}
 }
 

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -9,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/cubeauth/cubeauth/authcore"
-	"github.com/cubeauth/cubeauth/store"
 )
 
 var (
@@ -194,7 +192,7 @@ func (h *Handler) serveUser(w http.ResponseWriter, r *http.Request, rest string)
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		u, err := h.service.GetUser(ctx, id, userID)
+		u, err := h.service.GetUser(ctx, id, userID, clientIP(r))
 		if err != nil {
 			return err
 		}
@@ -225,13 +223,13 @@ func (h *Handler) lookupUser(w http.ResponseWriter, r *http.Request, by string) 
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	var u store.User
+	q := authcore.UserLookup{ClientIP: clientIP(r)}
 	if by == "by_login" {
-		u, err = h.service.GetUserByLogin(r.Context(), id, q.Get("login"))
+		q.Logins = []string{r.URL.Query().Get("login")}
 	} else {
-		u, err = h.service.GetUserByEmail(r.Context(), id, q.Get("email"))
+		q.Emails = []string{r.URL.Query().Get("email")}
 	}
+	u, err := h.service.FindUser(r.Context(), id, q)
 	if err != nil {
 		return err
 	}
@@ -250,24 +248,19 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	users, total, err := h.listMatching(r.Context(), id, q)
+	q.ClientIP = clientIP(r)
+	users, total, err := h.service.FindUsers(r.Context(), id, q)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"limit": q.limit, "skip": q.offset, "total_entries": total, "items": renderAll(users, renderUser),
+		"limit": q.Limit, "skip": q.Offset, "total_entries": total, "items": renderAll(users, renderUser),
 	})
 	return nil
 }
 
-type userFilter struct {
-	ids            []int64
-	logins, emails []string
-	limit, offset  int
-}
-
-func parseUserQuery(v url.Values) (userFilter, error) {
-	f := userFilter{limit: 100}
+func parseUserQuery(v url.Values) (authcore.UserLookup, error) {
+	q := authcore.UserLookup{Limit: authcore.MaxLookupValues}
 	for key, vals := range v {
 		name, op, _ := strings.Cut(key, "[")
 		op = strings.TrimSuffix(strings.TrimSuffix(op, "[]"), "]")
@@ -279,64 +272,42 @@ func parseUserQuery(v url.Values) (userFilter, error) {
 		case name == "limit" || name == "per_page":
 			n, err := strconv.Atoi(v.Get(key))
 			if err != nil || n < 1 {
-				return f, invalidQuery(key)
+				return q, invalidQuery(key)
 			}
-			f.limit = min(n, 100)
+			q.Limit = min(n, authcore.MaxLookupValues)
 		case name == "offset" || name == "skip":
 			n, err := strconv.Atoi(v.Get(key))
 			if err != nil || n < 0 {
-				return f, invalidQuery(key)
+				return q, invalidQuery(key)
 			}
-			f.offset = n
+			q.Offset = n
 		case op != "" && op != "in":
-			return f, invalidQuery(key)
+			return q, invalidQuery(key)
+		case len(items) > authcore.MaxLookupValues:
+			// Refused before parsing on: the domain bounds the total.
+			return q, &authcore.ValidationError{Fields: map[string][]string{"base": {"a request may name at most 100 users"}}}
 		case name == "id":
 			for _, it := range items {
 				n, err := strconv.ParseInt(strings.TrimSpace(it), 10, 64)
 				if err != nil {
-					return f, invalidQuery(key)
+					return q, invalidQuery(key)
 				}
-				f.ids = append(f.ids, n)
+				q.IDs = append(q.IDs, n)
 			}
 		case name == "login":
-			f.logins = append(f.logins, items...)
+			q.Logins = append(q.Logins, items...)
 		case name == "email":
-			f.emails = append(f.emails, items...)
+			q.Emails = append(q.Emails, items...)
 		default:
-			return f, invalidQuery(key)
+			return q, invalidQuery(key)
 		}
 	}
-	if len(f.ids) == 0 && len(f.logins) == 0 && len(f.emails) == 0 {
-		return f, &authcore.ValidationError{Fields: map[string][]string{"base": {"a filter on id, login or email is required"}}}
+	if len(q.IDs) == 0 && len(q.Logins) == 0 && len(q.Emails) == 0 {
+		return q, &authcore.ValidationError{Fields: map[string][]string{"base": {"a filter on id, login or email is required"}}}
 	}
-	return f, nil
+	return q, nil
 }
 
 func invalidQuery(key string) error {
 	return &authcore.ValidationError{Fields: map[string][]string{key: {"is not a supported filter"}}}
-}
-
-// listMatching resolves logins and emails to IDs, then lists by ID.
-func (h *Handler) listMatching(ctx context.Context, id authcore.Identity, f userFilter) ([]store.User, int, error) {
-	ids := f.ids
-	lookups := []struct {
-		values []string
-		get    func(context.Context, authcore.Identity, string) (store.User, error)
-	}{
-		{f.logins, h.service.GetUserByLogin},
-		{f.emails, h.service.GetUserByEmail},
-	}
-	for _, l := range lookups {
-		for _, v := range l.values {
-			if u, err := l.get(ctx, id, v); err == nil {
-				ids = append(ids, u.ID)
-			} else if !errors.Is(err, authcore.ErrNotFound) {
-				return nil, 0, err
-			}
-		}
-	}
-	if len(ids) == 0 {
-		return nil, 0, nil
-	}
-	return h.service.ListUsers(ctx, id, store.UserQuery{IDs: ids, Offset: f.offset, Limit: f.limit})
 }

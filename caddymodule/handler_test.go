@@ -71,7 +71,10 @@ func (ts *testServer) do(method, target, body string, headers ...string) respons
 		r.Header.Add(headers[i], headers[i+1])
 	}
 	repl := caddy.NewReplacer()
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl)
+	// What Caddy's server sets: the client address the limits count.
+	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "192.0.2.1"})
+	r = r.WithContext(ctx)
 	w := httptest.NewRecorder()
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		ts.mu.Lock()

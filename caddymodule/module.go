@@ -130,6 +130,40 @@ type AppConfig struct {
 	SessionWithoutUser string `json:"session_without_user,omitempty"`
 	// RequireSignature refuses unsigned session creation.
 	RequireSignature bool `json:"require_signature,omitempty"`
+	// ListUsers is "allow" or "deny": whether app and guest sessions may
+	// list and look up users. Default: follows the stage (development
+	// allows, production denies). Signed-in users always may.
+	ListUsers string `json:"list_users,omitempty"`
+	// GuestSessions is "allow" or "deny": whether guest sessions may be
+	// created. Default: follows session_without_user.
+	GuestSessions string `json:"guest_sessions,omitempty"`
+	// PublicUserFields and PrivateUserFields override which user fields
+	// other sessions see. By default email, phone, external_id,
+	// facebook_id and twitter_id are private; full_name, website,
+	// custom_data, avatar, user_tags and timezone are public.
+	PublicUserFields  []string `json:"public_user_fields,omitempty"`
+	PrivateUserFields []string `json:"private_user_fields,omitempty"`
+	// MinPasswordLength is the fewest characters a new password may have,
+	// 8 to 128. Default: 8.
+	MinPasswordLength int `json:"min_password_length,omitempty"`
+}
+
+// userFields is the app's field visibility overrides.
+func (ac AppConfig) userFields() (map[string]string, error) {
+	if len(ac.PublicUserFields)+len(ac.PrivateUserFields) == 0 {
+		return nil, nil
+	}
+	fields := map[string]string{}
+	for _, f := range ac.PublicUserFields {
+		fields[f] = store.VisibilityPublic
+	}
+	for _, f := range ac.PrivateUserFields {
+		if fields[f] == store.VisibilityPublic {
+			return nil, fmt.Errorf("%s is both a public and a private user field", f)
+		}
+		fields[f] = store.VisibilityPrivate
+	}
+	return fields, nil
 }
 
 // CaddyModule returns the Caddy module information.
@@ -281,6 +315,10 @@ func (h *Handler) configApps(repl *caddy.Replacer) ([]configApp, error) {
 			return nil, fmt.Errorf("app %d is declared twice", id)
 		}
 		seen[id] = true
+		fields, err := ac.userFields()
+		if err != nil {
+			return nil, fmt.Errorf("app %d: %w", id, err)
+		}
 		a := store.App{
 			ID:                 id,
 			Name:               ac.Name,
@@ -289,6 +327,10 @@ func (h *Handler) configApps(repl *caddy.Replacer) ([]configApp, error) {
 			Stage:              ac.Stage,
 			SessionWithoutUser: ac.SessionWithoutUser,
 			RequireSignature:   ac.RequireSignature,
+			ListUsers:          ac.ListUsers,
+			GuestSessions:      ac.GuestSessions,
+			UserFields:         fields,
+			MinPasswordLength:  ac.MinPasswordLength,
 		}
 		var pinned []string
 		pin := func(field string, set bool) {
@@ -302,18 +344,17 @@ func (h *Handler) configApps(repl *caddy.Replacer) ([]configApp, error) {
 		pin(authcore.FieldStage, a.Stage != "")
 		pin(authcore.FieldSessionWithoutUser, a.SessionWithoutUser != "")
 		pin(authcore.FieldRequireSignature, a.RequireSignature)
-		switch a.Stage {
-		case "", store.StageDevelopment, store.StageProduction:
-		default:
-			return nil, fmt.Errorf("app %d: stage must be development or production", id)
+		pin(authcore.FieldListUsers, a.ListUsers != "")
+		pin(authcore.FieldGuestSessions, a.GuestSessions != "")
+		pin(authcore.FieldUserFields, a.UserFields != nil)
+		pin(authcore.FieldMinPasswordLength, a.MinPasswordLength != 0)
+		// What the operator surface would check; the stage only once set.
+		check := a
+		if check.Stage == "" {
+			check.Stage = store.StageDevelopment
 		}
-		switch a.SessionWithoutUser {
-		case "", store.PermissionAllow, store.PermissionDeny:
-		default:
-			return nil, fmt.Errorf("app %d: session_without_user must be allow or deny", id)
-		}
-		if a.RequireSignature && a.AuthSecret == "" {
-			return nil, fmt.Errorf("app %d: require_signature needs an auth_secret", id)
+		if err := authcore.ValidateApp(check); err != nil {
+			return nil, fmt.Errorf("app %d: %w", id, err)
 		}
 		out = append(out, configApp{app: a, pinned: pinned})
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/store"
 )
 
 func init() {
@@ -34,7 +35,7 @@ through a running Caddy's admin API (the routes under /cubeauth/).
   caddy cubeauth apps create [--name <name>] [--stage development|production]
   caddy cubeauth apps show <app-id>
   caddy cubeauth apps set-stage <app-id> development|production
-  caddy cubeauth apps set-permission <app-id> session_without_user allow|deny|default
+  caddy cubeauth apps set-permission <app-id> session_without_user|list_users|guest_sessions allow|deny|default
   caddy cubeauth apps rotate-key <app-id> [--grace 24h]
   caddy cubeauth apps delete <app-id>
   caddy cubeauth users list <app-id> [--search <text>] [--offset n] [--limit n]
@@ -133,12 +134,13 @@ func appsCommand() *cobra.Command {
 			}),
 		},
 		&cobra.Command{
-			Use:   "set-permission <app-id> session_without_user <allow|deny|default>",
-			Short: `Sets "session creation without an existing user entity" (default follows the stage)`,
+			Use:   "set-permission <app-id> <permission> <allow|deny|default>",
+			Short: "Sets session_without_user (default follows the stage), list_users (default follows the stage) or guest_sessions (default follows session_without_user)",
 			Args:  cobra.ExactArgs(3),
 			RunE: cliRun(func(c *cliContext, args []string) error {
-				if name := strings.ReplaceAll(args[1], "-", "_"); name != "session_without_user" {
-					return fmt.Errorf("unknown permission %q: the permission is session_without_user", args[1])
+				name := strings.ReplaceAll(args[1], "-", "_")
+				if !slices.Contains(cliPermissions, name) {
+					return fmt.Errorf("unknown permission %s: the permissions are %s", cliSafe(args[1]), strings.Join(cliPermissions, ", "))
 				}
 				var value any
 				switch args[2] {
@@ -146,11 +148,12 @@ func appsCommand() *cobra.Command {
 					value = args[2]
 				case "default", "stage":
 				default:
-					return fmt.Errorf("session_without_user must be allow, deny or default, not %q", args[2])
+					return fmt.Errorf("%s must be allow, deny or default, not %s", name, cliSafe(args[2]))
 				}
 				var res struct{ App appView }
-				return c.call(http.MethodPatch, "apps/"+args[0], nil, map[string]any{"session_without_user": value}, &res, func() {
-					fmt.Fprintf(c.out, "App %d (%s): session without user: %s.\n", res.App.ID, res.App.Stage, res.App.permission())
+				return c.call(http.MethodPatch, "apps/"+args[0], nil, map[string]any{name: value}, &res, func() {
+					fmt.Fprintf(c.out, "App %d (%s): session without user: %s; list users: %s; guest sessions: %s.\n",
+						res.App.ID, res.App.Stage, res.App.permission(), res.App.listUsers(), res.App.guestSessions())
 					printCLIWarnings(c.out, res.App)
 				})
 			}),
@@ -434,12 +437,29 @@ func adminRequestError(addr string, err error) error {
 // The CLI decodes the admin API's answers into the types that encode them
 // (appView, userView and sessionView in views.go).
 
+// cliPermissions are the permissions set-permission sets.
+var cliPermissions = []string{authcore.FieldSessionWithoutUser, authcore.FieldListUsers, authcore.FieldGuestSessions}
+
+// listUsers is what the tables show for list_users.
+func (a appView) listUsers() string {
+	return withDefault(a.ListUsers, a.ListUsersEffective, "stage default")
+}
+
+// guestSessions is what the tables show for guest_sessions.
+func (a appView) guestSessions() string {
+	return withDefault(a.GuestSessions, a.GuestSessionsEffective, "as session without user")
+}
+
+func withDefault(set *string, effective, byDefault string) string {
+	if set == nil {
+		return effective + " (" + byDefault + ")"
+	}
+	return effective
+}
+
 // permission is what the tables show for session_without_user.
 func (a appView) permission() string {
-	if a.SessionWithoutUser == nil {
-		return a.SessionWithoutUserEffective + " (stage default)"
-	}
-	return a.SessionWithoutUserEffective
+	return withDefault(a.SessionWithoutUser, a.SessionWithoutUserEffective, "stage default")
 }
 
 func printCLIApp(w io.Writer, a appView) {
@@ -464,6 +484,16 @@ func printCLIApp(w io.Writer, a appView) {
 	tw.row("Stage:", a.Stage+pinned(authcore.FieldStage))
 	tw.row("Session without user:", a.permission()+pinned(authcore.FieldSessionWithoutUser))
 	tw.row("Require signature:", strconv.FormatBool(a.RequireSignature)+pinned(authcore.FieldRequireSignature))
+	tw.row("List users:", a.listUsers()+pinned(authcore.FieldListUsers))
+	tw.row("Guest sessions:", a.guestSessions()+pinned(authcore.FieldGuestSessions))
+	var private []string
+	for _, f := range authcore.UserFieldNames() {
+		if a.UserFields[f] == store.VisibilityPrivate {
+			private = append(private, f)
+		}
+	}
+	tw.row("Private user fields:", strings.Join(private, ", ")+pinned(authcore.FieldUserFields))
+	tw.row("Min password length:", strconv.Itoa(a.MinPasswordLength)+pinned(authcore.FieldMinPasswordLength))
 	tw.flush()
 	printCLIWarnings(w, a)
 }

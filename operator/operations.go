@@ -61,7 +61,8 @@ func (api *operatorAPI) showApp(w http.ResponseWriter, r *http.Request, t target
 // updatableFields are the keys PATCH /cubeauth/apps/{id} takes.
 var updatableFields = []string{
 	authcore.FieldName, authcore.FieldStage, authcore.FieldSessionWithoutUser,
-	authcore.FieldAuthSecret, authcore.FieldRequireSignature,
+	authcore.FieldAuthSecret, authcore.FieldRequireSignature, authcore.FieldListUsers,
+	authcore.FieldGuestSessions, authcore.FieldUserFields, authcore.FieldMinPasswordLength,
 }
 
 func (api *operatorAPI) updateApp(w http.ResponseWriter, r *http.Request, t target) error {
@@ -80,17 +81,28 @@ func (api *operatorAPI) updateApp(w http.ResponseWriter, r *http.Request, t targ
 		case authcore.FieldStage:
 			err = json.Unmarshal(v, &ch.Stage)
 		case authcore.FieldSessionWithoutUser:
-			// null (or "") follows the stage: it must still be set, to "".
-			var p *string
-			err = json.Unmarshal(v, &p)
-			if p == nil {
-				p = new(string)
-			}
-			ch.SessionWithoutUser = p
+			ch.SessionWithoutUser, err = nullablePermission(v)
+		case authcore.FieldListUsers:
+			ch.ListUsers, err = nullablePermission(v)
+		case authcore.FieldGuestSessions:
+			ch.GuestSessions, err = nullablePermission(v)
 		case authcore.FieldAuthSecret:
 			err = json.Unmarshal(v, &ch.AuthSecret)
 		case authcore.FieldRequireSignature:
 			err = json.Unmarshal(v, &ch.RequireSignature)
+		case authcore.FieldUserFields:
+			// null (or {}) gives every field its default visibility.
+			fields := map[string]string{}
+			err = json.Unmarshal(v, &fields)
+			if fields == nil {
+				fields = map[string]string{}
+			}
+			ch.UserFields = &fields
+		case authcore.FieldMinPasswordLength:
+			// null is the default minimum, 0.
+			n := new(int)
+			err = json.Unmarshal(v, n)
+			ch.MinPasswordLength = n
 		default:
 			return adminError(http.StatusBadRequest, fmt.Sprintf("unknown field %q; an app takes %s",
 				key, strings.Join(updatableFields, ", ")))
@@ -109,6 +121,17 @@ func (api *operatorAPI) updateApp(w http.ResponseWriter, r *http.Request, t targ
 		zap.String("stage", a.Stage), zap.Bool("session_without_user_allowed", authcore.AllowsSessionWithoutUser(a)))
 	api.warn(a)
 	return writeAdminJSON(w, http.StatusOK, map[string]any{"app": newAppView(a, time.Now())})
+}
+
+// nullablePermission reads "allow", "deny" or null: null (or "") follows the
+// default, so it is still a change, to "".
+func nullablePermission(v json.RawMessage) (*string, error) {
+	var p *string
+	err := json.Unmarshal(v, &p)
+	if p == nil {
+		p = new(string)
+	}
+	return p, err
 }
 
 // rotateKeyBody is POST /cubeauth/apps/{id}/rotate_key.

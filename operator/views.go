@@ -20,13 +20,27 @@ type appView struct {
 	Stage                    string     `json:"stage"`
 	// SessionWithoutUser is "allow", "deny", or null when it follows the
 	// stage; SessionWithoutUserEffective is what applies.
-	SessionWithoutUser          *string   `json:"session_without_user"`
-	SessionWithoutUserEffective string    `json:"session_without_user_effective"`
-	RequireSignature            bool      `json:"require_signature"`
-	Pinned                      []string  `json:"pinned"`
-	Warnings                    []string  `json:"warnings"`
-	CreatedAt                   time.Time `json:"created_at"`
-	UpdatedAt                   time.Time `json:"updated_at"`
+	SessionWithoutUser          *string `json:"session_without_user"`
+	SessionWithoutUserEffective string  `json:"session_without_user_effective"`
+	RequireSignature            bool    `json:"require_signature"`
+	// ListUsers (whether app and guest sessions may list and look up
+	// users) and GuestSessions are like SessionWithoutUser: null follows
+	// the stage, respectively session_without_user.
+	ListUsers              *string `json:"list_users"`
+	ListUsersEffective     string  `json:"list_users_effective"`
+	GuestSessions          *string `json:"guest_sessions"`
+	GuestSessionsEffective string  `json:"guest_sessions_effective"`
+	// UserFields is every settable user field's visibility to other
+	// sessions, public or private; the app's own overrides are in
+	// UserFieldOverrides.
+	UserFields         map[string]string `json:"user_fields_effective"`
+	UserFieldOverrides map[string]string `json:"user_fields"`
+	// MinPasswordLength is the minimum that applies, in characters.
+	MinPasswordLength int       `json:"min_password_length"`
+	Pinned            []string  `json:"pinned"`
+	Warnings          []string  `json:"warnings"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 func newAppView(a store.App, now time.Time) appView {
@@ -46,6 +60,20 @@ func newAppView(a store.App, now time.Time) appView {
 	if a.SessionWithoutUser != "" {
 		v.SessionWithoutUser = &a.SessionWithoutUser
 	}
+	v.ListUsers, v.ListUsersEffective = permissionView(a.ListUsers, authcore.AllowsListUsers(a))
+	v.GuestSessions, v.GuestSessionsEffective = permissionView(a.GuestSessions, authcore.AllowsGuestSessions(a))
+	v.UserFields = map[string]string{}
+	for _, f := range authcore.UserFieldNames() {
+		v.UserFields[f] = store.VisibilityPublic
+		if authcore.IsPrivateUserField(a, f) {
+			v.UserFields[f] = store.VisibilityPrivate
+		}
+	}
+	v.UserFieldOverrides = a.UserFields
+	if v.UserFieldOverrides == nil {
+		v.UserFieldOverrides = map[string]string{}
+	}
+	v.MinPasswordLength = authcore.MinPasswordLength(a)
 	if authcore.AllowsSessionWithoutUser(a) {
 		v.SessionWithoutUserEffective = store.PermissionAllow
 	}
@@ -53,6 +81,19 @@ func newAppView(a store.App, now time.Time) appView {
 		v.PreviousAuthKeyExpiresAt = &a.PreviousAuthKeyExpiresAt
 	}
 	return v
+}
+
+// permissionView is a permission's effective value and its explicit one
+// (nil when it follows its default).
+func permissionView(set string, allowed bool) (*string, string) {
+	effective := store.PermissionDeny
+	if allowed {
+		effective = store.PermissionAllow
+	}
+	if set == "" {
+		return nil, effective
+	}
+	return &set, effective
 }
 
 // userView is a user as operators see it: never the password hash.

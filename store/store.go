@@ -33,10 +33,17 @@ const (
 	StageProduction  = "production"
 )
 
-// Values of App.SessionWithoutUser. The empty string means "follow the stage".
+// Values of App.SessionWithoutUser, App.ListUsers and App.GuestSessions.
+// The empty string means "follow the default".
 const (
 	PermissionAllow = "allow"
 	PermissionDeny  = "deny"
+)
+
+// Values of App.UserFields.
+const (
+	VisibilityPublic  = "public"
+	VisibilityPrivate = "private"
 )
 
 // App is an application that clients identify with its ID and auth key.
@@ -57,6 +64,20 @@ type App struct {
 	SessionWithoutUser string `json:"session_without_user,omitempty"`
 	// RequireSignature refuses unsigned session creation.
 	RequireSignature bool `json:"require_signature,omitempty"`
+	// ListUsers is PermissionAllow, PermissionDeny, or empty to follow the
+	// stage: whether app and guest sessions may list and look up users
+	// (ConnectyCube's "Allow to retrieve a list of users via API").
+	ListUsers string `json:"list_users,omitempty"`
+	// GuestSessions is PermissionAllow, PermissionDeny, or empty to follow
+	// SessionWithoutUser: whether guest sessions (each a new user) may be
+	// created.
+	GuestSessions string `json:"guest_sessions,omitempty"`
+	// UserFields overrides which user fields other sessions see: a field
+	// name mapped to VisibilityPublic or VisibilityPrivate.
+	UserFields map[string]string `json:"user_fields,omitempty"`
+	// MinPasswordLength is the fewest characters a new password may have;
+	// zero means the default.
+	MinPasswordLength int `json:"min_password_length,omitempty"`
 	// Pinned lists the fields set by the server configuration, which the
 	// admin API must not change.
 	Pinned    []string  `json:"pinned,omitempty"`

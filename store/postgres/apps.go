@@ -12,7 +12,7 @@ import (
 )
 
 const appColumns = `id, name, auth_key, previous_auth_key, previous_auth_key_expires_at, auth_secret,
-	stage, session_without_user, require_signature, pinned, created_at, updated_at`
+	stage, session_without_user, require_signature, pinned, created_at, updated_at, policy`
 
 // createAppAttempts bounds how often CreateApp tries the next ID after a
 // concurrent creator took it: far more than operators creating apps at once.
@@ -25,11 +25,13 @@ var errAppIDTaken = errors.New("app id taken by a concurrent creator")
 func scanApp(row pgx.Row) (store.App, error) {
 	var a store.App
 	var prevExpires *time.Time
+	var p policy
 	err := row.Scan(&a.ID, &a.Name, &a.AuthKey, &a.PreviousAuthKey, &prevExpires, &a.AuthSecret,
-		&a.Stage, &a.SessionWithoutUser, &a.RequireSignature, &a.Pinned, &a.CreatedAt, &a.UpdatedAt)
+		&a.Stage, &a.SessionWithoutUser, &a.RequireSignature, &a.Pinned, &a.CreatedAt, &a.UpdatedAt, &p)
 	if err != nil {
 		return store.App{}, err
 	}
+	a.ListUsers, a.GuestSessions, a.UserFields, a.MinPasswordLength = p.ListUsers, p.GuestSessions, p.UserFields, p.MinPasswordLength
 	a.PreviousAuthKeyExpiresAt = fromNull(prevExpires)
 	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
 	if len(a.Pinned) == 0 {
@@ -83,7 +85,7 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 	ev := store.Event{Kind: store.EventAppChanged, AppID: app.ID}
 	err = s.announced(ctx, &ev, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO cubeauth_apps (`+appColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (id) DO UPDATE SET
 				name = EXCLUDED.name,
 				auth_key = EXCLUDED.auth_key,
@@ -95,7 +97,8 @@ func (s *Store) PutApp(ctx context.Context, app store.App) error {
 				require_signature = EXCLUDED.require_signature,
 				pinned = EXCLUDED.pinned,
 				created_at = EXCLUDED.created_at,
-				updated_at = EXCLUDED.updated_at`,
+				updated_at = EXCLUDED.updated_at,
+				policy = EXCLUDED.policy`,
 			append([]any{app.ID}, appValues(app)...)...)
 		return err
 	})
@@ -121,7 +124,7 @@ func (s *Store) CreateApp(ctx context.Context, a *store.App) error {
 			// then inserts nothing, without aborting the transaction.
 			err := tx.QueryRow(ctx, `INSERT INTO cubeauth_apps (`+appColumns+`)
 				VALUES ((SELECT coalesce(max(id), 0) + 1 FROM cubeauth_apps),
-					$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+					$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 				ON CONFLICT (id) DO NOTHING
 				RETURNING id`, appValues(*a)...).Scan(&ev.AppID)
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -150,7 +153,17 @@ func appValues(app store.App) []any {
 		pinned = []string{}
 	}
 	return []any{app.Name, app.AuthKey, app.PreviousAuthKey, toNull(app.PreviousAuthKeyExpiresAt), app.AuthSecret,
-		app.Stage, app.SessionWithoutUser, app.RequireSignature, pinned, app.CreatedAt, app.UpdatedAt}
+		app.Stage, app.SessionWithoutUser, app.RequireSignature, pinned, app.CreatedAt, app.UpdatedAt,
+		policy{app.ListUsers, app.GuestSessions, app.UserFields, app.MinPasswordLength}}
+}
+
+// policy is the policy column: the app's settings that no query filters
+// on, kept together as JSON so that a new one needs no migration.
+type policy struct {
+	ListUsers         string            `json:"list_users,omitempty"`
+	GuestSessions     string            `json:"guest_sessions,omitempty"`
+	UserFields        map[string]string `json:"user_fields,omitempty"`
+	MinPasswordLength int               `json:"min_password_length,omitempty"`
 }
 
 // DeleteApp removes an app with its users, sessions (by the foreign keys'

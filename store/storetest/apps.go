@@ -30,6 +30,7 @@ func testApps(t *testing.T, h Harness) {
 		app.Stage = store.StageProduction
 		app.SessionWithoutUser = ""
 		app.RequireSignature = false
+		app.ListUsers, app.GuestSessions, app.UserFields, app.MinPasswordLength = "", "", nil, 0
 		app.Pinned = []string{"name"}
 		app.UpdatedAt = app.UpdatedAt.Add(1000)
 		mustPutApp(t, s, app)
