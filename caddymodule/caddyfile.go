@@ -63,6 +63,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			signups_per_app off
 //			ipv6_prefix 64              # IPv6 clients counted per /64
 //		}
+//		app_session_websockets          # let app sessions open WebSockets
 //		app <id> {
 //			name <label>
 //			auth_key <key>
@@ -115,6 +116,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseArgon2(d)
 		case "app":
 			err = h.parseApp(d)
+		case "app_session_websockets":
+			h.AppSessionWebSockets, err = true, noArgs(d)
 		default:
 			err = d.Errf("unknown subdirective %q", d.Val())
 		}

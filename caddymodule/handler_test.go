@@ -70,6 +70,13 @@ func (ts *testServer) do(method, target, body string, headers ...string) respons
 	for i := 0; i+1 < len(headers); i += 2 {
 		r.Header.Add(headers[i], headers[i+1])
 	}
+	return ts.serve(r)
+}
+
+// serve runs r through the handler, in front of the recording backend.
+func (ts *testServer) serve(r *http.Request) response {
+	ts.t.Helper()
+	method, target := r.Method, r.URL.RequestURI()
 	repl := caddy.NewReplacer()
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
 	w := httptest.NewRecorder()
