@@ -256,18 +256,32 @@ func TestCheckTokenFailsWhenCubeauthIsDown(t *testing.T) {
 	}
 }
 
-func TestServeAnswersEveryRequestInOrderAndNeverLogsTheToken(t *testing.T) {
-	const token = "0123456789abcdef0123456789abcdef"
+// aliceToken is user 42's live session in app 1 at liveAdapter's cubeauth.
+const aliceToken = "0123456789abcdef0123456789abcdef"
+
+// liveAdapter is an adapter for domains whose cubeauth knows aliceToken,
+// logging into logs.
+func liveAdapter(t *testing.T, logs *bytes.Buffer, domains ...string) (*adapter, *fakeCubeauth) {
+	t.Helper()
 	fake := newFakeCubeauth(t, map[string]func(http.ResponseWriter){
-		token: jsonAnswer(200, `{"session":{"user_id":42,"application_id":1}}`),
+		aliceToken: jsonAnswer(200, `{"session":{"user_id":42,"application_id":1}}`),
 	})
-	var logs bytes.Buffer
 	a := &adapter{
 		checker: &checker{api: fake.URL, client: fake.Client(), timeout: time.Second},
-		domains: map[string]bool{"localhost": true},
-		log:     log.New(&logs, "", 0),
-		verbose: true,
+		domains: map[string]bool{},
+		log:     log.New(logs, "", 0),
 	}
+	for _, d := range domains {
+		a.domains[d] = true
+	}
+	return a, fake
+}
+
+func TestServeAnswersEveryRequestInOrderAndNeverLogsTheToken(t *testing.T) {
+	const token = aliceToken
+	var logs bytes.Buffer
+	a, _ := liveAdapter(t, &logs, "localhost")
+	a.verbose = true
 	requests := []struct {
 		payload string
 		want    byte
@@ -335,16 +349,9 @@ func TestAPIOriginWantsAnHTTPOrigin(t *testing.T) {
 }
 
 func TestOnlyConfiguredXMPPDomainsAreAnswered(t *testing.T) {
-	const token = "0123456789abcdef0123456789abcdef"
-	fake := newFakeCubeauth(t, map[string]func(http.ResponseWriter){
-		token: jsonAnswer(200, `{"session":{"user_id":42,"application_id":1}}`),
-	})
+	const token = aliceToken
 	var logs bytes.Buffer
-	a := &adapter{
-		checker: &checker{api: fake.URL, client: fake.Client(), timeout: time.Second},
-		domains: map[string]bool{"chat.example.com": true, "localhost": true},
-		log:     log.New(&logs, "", 0),
-	}
+	a, fake := liveAdapter(t, &logs, "chat.example.com", "localhost")
 	for _, tc := range []struct {
 		payload string
 		want    bool
