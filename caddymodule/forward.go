@@ -186,7 +186,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 		stripMethodOverrides(r.Header)
 		// An upgraded connection carries writes too, invisible to the
 		// method check above.
-		if r.Header["Upgrade"] != nil && !h.AppSessionWebSockets {
+		switch {
+		case r.Header["Upgrade"] == nil:
+		case !isWebSocket(r):
+			// Another protocol (h2c, which Java's HttpClient offers on
+			// every cleartext request): a server may ignore Upgrade, so
+			// the request goes on as the plain read it also is.
+			delete(r.Header, "Upgrade")
+		case !h.AppSessionWebSockets:
 			h.writeError(w, r, authcore.ErrNeedUser)
 			return nil
 		}

@@ -192,14 +192,18 @@ func TestWebSocketUpgradesNeedOneWellFormedUserID(t *testing.T) {
 func TestAppSessionsOpenNoWebSocketUnlessAllowed(t *testing.T) {
 	ts := newTestServer(t)
 	app := ts.appToken(t)
-	for _, hdr := range [][]string{
-		{"Upgrade", "websocket", "Connection", "Upgrade"},
-		{"Upgrade", "h2c", "Connection", "Upgrade"},
-	} {
-		expectError(t, ts.do("GET", "/chat?token="+app, "", append(hdr, "CB-Token", app)...), 403, "Forbidden. Need user.")
+	for _, upgrade := range []string{"websocket", "WebSocket"} {
+		expectError(t, ts.do("GET", "/chat?token="+app, "", "Upgrade", upgrade, "Connection", "Upgrade"), 403, "Forbidden. Need user.")
 	}
 	if n := ts.reachedCount(); n != 0 {
 		t.Fatalf("%d app-session upgrades reached the backend", n)
+	}
+	// Another protocol's offer goes on as a plain read, without it.
+	if res := ts.do("GET", "/api", "", "CB-Token", app, "Upgrade", "h2c", "Connection", "Upgrade, HTTP2-Settings"); res.status != 200 {
+		t.Fatalf("app session GET offering h2c: %d %s", res.status, res.raw)
+	}
+	if got := ts.lastReached().Header.Get("Upgrade"); got != "" {
+		t.Fatalf("an app session's Upgrade: %s reached the backend", got)
 	}
 	// A plain read is still fine.
 	if res := ts.do("GET", "/api", "", "CB-Token", app); res.status != 200 {

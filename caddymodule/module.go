@@ -88,11 +88,12 @@ type Handler struct {
 	// Apps are declared here; their fields are authoritative on every load.
 	// Apps may also be created at runtime through the admin API.
 	Apps []AppConfig `json:"apps,omitempty"`
-	// AppSessionWebSockets lets app sessions (no user) open WebSocket and
-	// other upgraded connections. An app session is read-only, and an
-	// upgraded connection carries writes the method check cannot see, so
-	// by default such an upgrade is refused with 403 "Forbidden. Need
-	// user.". Default: false.
+	// AppSessionWebSockets lets app sessions (no user) open WebSocket
+	// connections. An app session is read-only, and an upgraded connection
+	// carries writes the method check cannot see, so by default such an
+	// upgrade is refused with 403 "Forbidden. Need user.". (An app
+	// session's other upgrade offers, such as h2c, always lose their
+	// Upgrade header and go on as plain reads.) Default: false.
 	AppSessionWebSockets bool `json:"app_session_websockets,omitempty"`
 
 	storage   Storage

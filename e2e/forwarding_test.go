@@ -292,6 +292,12 @@ func TestForwardedRequestsKeepTheirIdentityWhateverTheClientSends(t *testing.T) 
 		if srv.rec.count() != before {
 			t.Fatal("an app session's upgrade reached the backend")
 		}
+		// Another protocol's offer goes on as the plain read it also is.
+		raw(t, addr, "GET /whoami HTTP/1.1\nHost: "+addr+"\nCB-Token: "+app.Token+
+			"\nUpgrade: h2c\nConnection: Upgrade, HTTP2-Settings\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\n\n").want(t, http.StatusOK)
+		if got := srv.rec.last(t).Header.Get("Upgrade"); got != "" {
+			t.Fatalf("an app session's Upgrade: %s reached the backend", got)
+		}
 		upgrade(srv.wsSite, "room=1", app.Token).want(t, http.StatusOK)
 		if got := srv.rec.last(t).Header.Get("X-Cube-Session-Type"); got != "app" {
 			t.Fatalf("with app_session_websockets the upgrade arrived as session type %q", got)
