@@ -52,6 +52,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		hash_wait <duration>            # default 5s
 //		hash_in_process                 # hash in Caddy's process, not in workers
 //		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
+//		app_session_websockets          # let app sessions open WebSockets
 //		limits {                        # <count>/<duration> or off
 //			failures_per_account_ip 10/15m
 //			failures_per_account 100/1h
@@ -63,7 +64,6 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			signups_per_app off
 //			ipv6_prefix 64              # IPv6 clients counted per /64
 //		}
-//		app_session_websockets          # let app sessions open WebSockets
 //		app <id> {
 //			name <label>
 //			auth_key <key>

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,28 +58,33 @@ func TestConnectionTokensFollowTheConfiguredPrefix(t *testing.T) {
 	}
 }
 
+// doPrepared is do with prepare applied to the request first.
+func (ts *testServer) doPrepared(prepare func(*http.Request), method, target, body string, headers ...string) response {
+	ts.t.Helper()
+	ts.prepare = prepare
+	defer func() { ts.prepare = nil }()
+	return ts.do(method, target, body, headers...)
+}
+
+// chunkedWith makes a request's body one of unknown length (chunked) with
+// the given declared trailers.
+func chunkedWith(declared http.Header) func(*http.Request) {
+	return func(r *http.Request) {
+		r.ContentLength = -1
+		r.Trailer = declared
+	}
+}
+
 func TestDeclaredIdentityTrailersAreRefused(t *testing.T) {
 	ts := newTestServer(t)
 	token, _ := ts.userToken(t, "trail1")
-	chunked := func() *http.Request {
-		r := httptest.NewRequest("POST", "/api", strings.NewReader("{}"))
-		r.ContentLength = -1
-		r.Header.Set("CB-Token", token)
-		return r
-	}
-	r := chunked()
-	r.Trailer = http.Header{"X-Checksum": nil, "X-Cube-User-Id": nil}
-	expectError(t, ts.serve(r), 400, "trailers under the identity header prefix")
+	res := ts.doPrepared(chunkedWith(http.Header{"X-Checksum": nil, "X-Cube-User-Id": nil}), "POST", "/api", "{}", "CB-Token", token)
+	expectError(t, res, 400, "trailers under the identity header prefix")
 	// Without chunked framing Go leaves the declaration in the header.
-	r = httptest.NewRequest("POST", "/api", strings.NewReader("{}"))
-	r.Header.Set("CB-Token", token)
-	r.Header.Set("Trailer", "X-Checksum, x-cube-app-id")
-	expectError(t, ts.serve(r), 400, "trailers")
+	expectError(t, ts.do("POST", "/api", "{}", "CB-Token", token, "Trailer", "X-Checksum, x-cube-app-id"), 400, "trailers")
 	// On a terminated endpoint too.
-	r = chunked()
-	r.URL.Path = "/session.json"
-	r.Trailer = http.Header{"X-Cube-Session-Type": nil}
-	expectError(t, ts.serve(r), 400, "trailers")
+	res = ts.doPrepared(chunkedWith(http.Header{"X-Cube-Session-Type": nil}), "POST", "/session.json", "{}")
+	expectError(t, res, 400, "trailers")
 	if n := ts.reachedCount(); n != 0 {
 		t.Fatalf("%d requests with identity trailers reached the backend", n)
 	}
@@ -119,13 +123,12 @@ func TestUndeclaredIdentityTrailersAreRemovedAtTheEndOfTheBody(t *testing.T) {
 		"with none declared":            nil,
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/api", nil)
-			r.ContentLength = -1
-			r.Header.Set("CB-Token", token)
-			r.Trailer = declared
-			r.Body = &trailingBody{Reader: strings.NewReader("{}"), target: ts.lastReached,
-				trailer: http.Header{"X-Checksum": {"abc"}, "X-Cube-User-Id": {"1"}, "X-Cube-Extra": {"x"}}}
-			if res := ts.serve(r); res.status != 200 {
+			prepare := func(r *http.Request) {
+				chunkedWith(declared)(r)
+				r.Body = &trailingBody{Reader: strings.NewReader("{}"), target: ts.lastReached,
+					trailer: http.Header{"X-Checksum": {"abc"}, "X-Cube-User-Id": {"1"}, "X-Cube-Extra": {"x"}}}
+			}
+			if res := ts.doPrepared(prepare, "POST", "/api", "{}", "CB-Token", token); res.status != 200 {
 				t.Fatalf("forward: %d %s", res.status, res.raw)
 			}
 			got := ts.lastReached()

@@ -32,6 +32,9 @@ type testServer struct {
 	h       *Handler
 	mu      sync.Mutex
 	reached []*http.Request
+	// prepare, when set, changes each request do builds (its body or
+	// trailers, say) before anything else is set on it.
+	prepare func(*http.Request)
 }
 
 func newTestServer(t *testing.T, configure ...func(*Handler)) *testServer {
@@ -62,6 +65,9 @@ type response struct {
 func (ts *testServer) do(method, target, body string, headers ...string) response {
 	ts.t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if ts.prepare != nil {
+		ts.prepare(r)
+	}
 	if body != "" && strings.HasPrefix(body, "{") {
 		r.Header.Set("Content-Type", "application/json;charset=utf-8")
 	} else if body != "" {
@@ -70,13 +76,6 @@ func (ts *testServer) do(method, target, body string, headers ...string) respons
 	for i := 0; i+1 < len(headers); i += 2 {
 		r.Header.Add(headers[i], headers[i+1])
 	}
-	return ts.serve(r)
-}
-
-// serve runs r through the handler, in front of the recording backend.
-func (ts *testServer) serve(r *http.Request) response {
-	ts.t.Helper()
-	method, target := r.Method, r.URL.RequestURI()
 	repl := caddy.NewReplacer()
 	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
 	w := httptest.NewRecorder()
