@@ -52,6 +52,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		hash_wait <duration>            # default 5s
 //		hash_in_process                 # hash in Caddy's process, not in workers
 //		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
+//		app_session_websockets          # let app sessions open WebSockets
 //		limits {                        # <count>/<duration> or off
 //			failures_per_account_ip 10/15m
 //			failures_per_account 100/1h
@@ -122,6 +123,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseArgon2(d)
 		case "app":
 			err = h.parseApp(d)
+		case "app_session_websockets":
+			h.AppSessionWebSockets, err = true, noArgs(d)
 		default:
 			err = d.Errf("unknown subdirective %q", d.Val())
 		}

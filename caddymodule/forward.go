@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/textproto"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,11 +38,66 @@ func newIdentityHeaders(prefix string) identityHeaders {
 
 // strip deletes every header under the identity prefix, whatever its case.
 func (ih identityHeaders) strip(hdr http.Header) {
-	n := len(ih.prefix)
 	for k := range hdr {
-		if len(k) >= n && strings.EqualFold(k[:n], ih.prefix) {
+		if ih.underPrefix(k) {
 			delete(hdr, k)
 		}
+	}
+}
+
+// underPrefix reports whether the header name is under the identity
+// prefix, whatever its case.
+func (ih identityHeaders) underPrefix(name string) bool {
+	n := len(ih.prefix)
+	return len(name) >= n && strings.EqualFold(name[:n], ih.prefix)
+}
+
+// namesPrefixed reports whether a comma-separated list of header names (a
+// Connection or Trailer value) names one under the identity prefix.
+func (ih identityHeaders) namesPrefixed(list string) bool {
+	for name := range strings.SplitSeq(list, ",") {
+		if ih.underPrefix(textproto.TrimString(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripConnectionTokens removes from the Connection header every name
+// under the identity prefix. reverse_proxy deletes the headers a request's
+// Connection names, as hop-by-hop, after cubeauth has injected the
+// identity: "Connection: X-Cube-User-Id" would otherwise deliver a user's
+// request without its user id. Stripping (rather than refusing) keeps such
+// a request working; the other tokens (Upgrade, keep-alive) stay.
+func (ih identityHeaders) stripConnectionTokens(hdr http.Header) {
+	vals := hdr["Connection"]
+	if !slices.ContainsFunc(vals, ih.namesPrefixed) {
+		return // the common case allocates nothing
+	}
+	var kept []string
+	for _, v := range vals {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = textproto.TrimString(name); name != "" && !ih.underPrefix(name) {
+				kept = append(kept, name)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(hdr, "Connection")
+		return
+	}
+	hdr["Connection"] = []string{strings.Join(kept, ", ")}
+}
+
+// methodOverrideHeaders make some frameworks (Rails, Laravel, Express's
+// method-override, ASP.NET) treat a request as another method. App sessions
+// are read-only, so a GET must not become a DELETE behind cubeauth's back.
+var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// stripMethodOverrides deletes the method-override headers.
+func stripMethodOverrides(hdr http.Header) {
+	for _, k := range methodOverrideHeaders {
+		delete(hdr, k)
 	}
 }
 
@@ -97,6 +154,18 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if isPreflight(r) && !h.PreflightWithToken {
 		return next.ServeHTTP(w, r)
 	}
+	// An upgrade's query is read before the token is taken out of it: a
+	// query Go cannot parse unambiguously (a stray ';' or bad escape) may
+	// mean something else to the backend, and is refused.
+	var upgradeQuery url.Values
+	if isWebSocket(r) {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			h.writeError(w, r, errMalformedUpgradeQuery)
+			return nil
+		}
+		upgradeQuery = q
+	}
 	token := h.takeToken(r)
 	id, err := h.service.Authenticate(r.Context(), token)
 	if errors.Is(err, authcore.ErrTokenRequired) {
@@ -113,14 +182,31 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 			return nil
 		}
 	}
-	// Only WebSocket upgrades are checked: parsing the query of every
-	// proxied request would cost allocations for nothing.
-	if isWebSocket(r) {
-		if want := r.URL.Query().Get("user_id"); want != "" && want != strconv.FormatInt(id.UserID, 10) {
-			h.writeError(w, r, authcore.ErrForbidden)
+	if id.UserID == 0 {
+		stripMethodOverrides(r.Header)
+		// An upgraded connection carries writes too, invisible to the
+		// method check above.
+		switch {
+		case r.Header["Upgrade"] == nil:
+		case !isWebSocket(r):
+			// Another protocol (h2c, which Java's HttpClient offers on
+			// every cleartext request): a server may ignore Upgrade, so
+			// the request goes on as the plain read it also is.
+			delete(r.Header, "Upgrade")
+		case !h.AppSessionWebSockets:
+			h.writeError(w, r, authcore.ErrNeedUser)
 			return nil
 		}
 	}
+	// Only WebSocket upgrades are checked: parsing the query of every
+	// proxied request would cost allocations for nothing.
+	if isWebSocket(r) {
+		if err := checkUpgradeUserID(upgradeQuery, id); err != nil {
+			h.writeError(w, r, err)
+			return nil
+		}
+	}
+	h.headers.stripConnectionTokens(r.Header)
 	app := forwardedAppFor(id)
 	var userID string
 	if id.UserID != 0 {

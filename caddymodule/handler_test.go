@@ -32,6 +32,9 @@ type testServer struct {
 	h       *Handler
 	mu      sync.Mutex
 	reached []*http.Request
+	// prepare, when set, changes each request do builds (its body or
+	// trailers, say) before anything else is set on it.
+	prepare func(*http.Request)
 }
 
 func newTestServer(t *testing.T, configure ...func(*Handler)) *testServer {
@@ -62,6 +65,9 @@ type response struct {
 func (ts *testServer) do(method, target, body string, headers ...string) response {
 	ts.t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if ts.prepare != nil {
+		ts.prepare(r)
+	}
 	if body != "" && strings.HasPrefix(body, "{") {
 		r.Header.Set("Content-Type", "application/json;charset=utf-8")
 	} else if body != "" {

@@ -88,6 +88,13 @@ type Handler struct {
 	// Apps are declared here; their fields are authoritative on every load.
 	// Apps may also be created at runtime through the admin API.
 	Apps []AppConfig `json:"apps,omitempty"`
+	// AppSessionWebSockets lets app sessions (no user) open WebSocket
+	// connections. An app session is read-only, and an upgraded connection
+	// carries writes the method check cannot see, so by default such an
+	// upgrade is refused with 403 "Forbidden. Need user.". (An app
+	// session's other upgrade offers, such as h2c, always lose their
+	// Upgrade header and go on as plain reads.) Default: false.
+	AppSessionWebSockets bool `json:"app_session_websockets,omitempty"`
 
 	storage   Storage
 	engine    *engine
@@ -404,6 +411,10 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// Nothing the client sends may pose as identity, on any path.
 	h.headers.strip(r.Header)
+	if err := h.headers.guardTrailers(r); err != nil {
+		h.writeError(w, r, err)
+		return nil
+	}
 	if !h.ready.Load() && !h.awaitStart(r) {
 		h.writeError(w, r, authcore.ErrUnavailable)
 		return nil

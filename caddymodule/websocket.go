@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -13,6 +16,45 @@ import (
 	"github.com/cubeauth/cubeauth/authcore"
 	"github.com/cubeauth/cubeauth/store"
 )
+
+// upgradeUserIDParam is the query parameter with which a WebSocket client
+// says whose connection it opens (the SDKs' chat URLs carry it).
+const upgradeUserIDParam = "user_id"
+
+// Refusals of an upgrade's query, 400 in ConnectyCube's shape.
+var (
+	errMalformedUpgradeQuery = fmt.Errorf("%w: the query of a WebSocket upgrade is malformed", authcore.ErrBadParams)
+	errAmbiguousUserID       = fmt.Errorf("%w: user_id must be given once, as a positive integer", authcore.ErrBadParams)
+)
+
+// checkUpgradeUserID refuses an upgrade whose user_id is not exactly the
+// session's user: given more than once (user_id=2&user_id=1 would pass a
+// check of the first and reach a backend that reads the last), not a
+// canonical positive integer, or another user's (ErrForbidden). An upgrade
+// without user_id passes.
+func checkUpgradeUserID(q url.Values, id authcore.Identity) error {
+	vals, ok := q[upgradeUserIDParam]
+	if !ok {
+		return nil
+	}
+	if len(vals) != 1 || !canonicalID(vals[0]) {
+		return errAmbiguousUserID
+	}
+	if vals[0] != strconv.FormatInt(id.UserID, 10) {
+		return authcore.ErrForbidden
+	}
+	return nil
+}
+
+// canonicalID reports whether s is a positive decimal integer without sign
+// or leading zeros that fits an int64.
+func canonicalID(s string) bool {
+	if s == "" || s[0] == '0' {
+		return false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return err == nil && n > 0 && strconv.FormatInt(n, 10) == s
+}
 
 // socketRegistry holds the WebSocket connections cubeauth let through over
 // one store, so that ending a session also closes its open connections: a

@@ -111,12 +111,18 @@ func TestXMPPExtauthAdapterAsksCubeauth(t *testing.T) {
 	aliceJID := fmt.Sprintf("%d-%d", *alice.UserID, devAppID)
 	bobJID := fmt.Sprintf("%d-%d", *bob.UserID, devAppID)
 
-	p := startExtauth(t, buildExtauth(t, t.TempDir()), "-api", srv.URL, "-timeout", "10s", "-v")
+	bin := buildExtauth(t, t.TempDir())
+	if out, err := exec.Command(bin, "-api", srv.URL).CombinedOutput(); err == nil || !strings.Contains(string(out), "-domains") {
+		t.Fatalf("the adapter started without -domains: %v\n%s", err, out)
+	}
+	p := startExtauth(t, bin, "-api", srv.URL, "-timeout", "10s", "-domains", "localhost", "-v")
 	for _, tc := range []struct {
 		name, payload string
 		want          int
 	}{
 		{"a user's own live token", "auth:" + aliceJID + ":localhost:" + alice.Token, 1},
+		{"a user's own live token for another XMPP domain", "auth:" + aliceJID + ":chat.elsewhere.example:" + alice.Token, 0},
+		{"isuser on another XMPP domain", "isuser:" + bobJID + ":chat.elsewhere.example", 0},
 		{"another user's token", "auth:" + aliceJID + ":localhost:" + bob.Token, 0},
 		{"an app session's token", "auth:" + aliceJID + ":localhost:" + appSession.Token, 0},
 		{"the right user id in another app", fmt.Sprintf("auth:%d-%d:localhost:%s", *alice.UserID, prodAppID, alice.Token), 0},
@@ -151,7 +157,7 @@ func TestXMPPExtauthAdapterAsksCubeauth(t *testing.T) {
 			t.Fatalf("a token appears in the adapter's log:\n%s", logs)
 		}
 	}
-	if !strings.Contains(logs, "auth "+aliceJID+"@localhost: accepted") {
+	if !strings.Contains(logs, fmt.Sprintf("auth %q@%q: accepted", aliceJID, "localhost")) {
 		t.Errorf("the log does not show the accepted login:\n%s", logs)
 	}
 	t.Logf("adapter log:\n%s", logs)
@@ -300,8 +306,8 @@ func startEjabberd(t *testing.T, ctl, api string) *ejabberdInstance {
 	distPort := testcaddy.FreePort(t)
 	writeFromExample(t, "ejabberd.yml", filepath.Join(dir, "ejabberd.yml"),
 		"port: 5280", fmt.Sprintf("port: %d", e.wsPort),
-		`extauth_program: "/usr/local/bin/cubeauth-extauth -api http://127.0.0.1:8080"`,
-		fmt.Sprintf("extauth_program: %q", e.adapter+" -api "+api+" -v"),
+		`extauth_program: "/usr/local/bin/cubeauth-extauth -api http://127.0.0.1:8080 -domains localhost"`,
+		fmt.Sprintf("extauth_program: %q", e.adapter+" -api "+api+" -domains localhost -v"),
 	)
 	writeFromExample(t, "ejabberdctl.cfg", filepath.Join(dir, "ejabberdctl.cfg"),
 		"ERL_DIST_PORT=5210", fmt.Sprintf("ERL_DIST_PORT=%d", distPort),

@@ -10,8 +10,10 @@
 // answers 1 (yes) or 0 (no):
 //
 //	auth:User:Server:Token       GET {api}/session.json with CB-Token: Token; 1 only if
-//	                             200 and session.user_id, session.application_id match User
-//	isuser:User:Server           1 if User is a well-formed "{userId}-{appId}" (see below)
+//	                             Server is a configured domain, and 200 and
+//	                             session.user_id, session.application_id match User
+//	isuser:User:Server           1 if Server is a configured domain and User is a
+//	                             well-formed "{userId}-{appId}" (see below)
 //	setpass, tryregister,
 //	removeuser, removeuser3      0: accounts and passwords live in cubeauth
 //
@@ -22,16 +24,22 @@
 // Usage (in ejabberd.yml):
 //
 //	auth_method: external
-//	extauth_program: "/usr/local/bin/cubeauth-extauth -api http://127.0.0.1:8080"
+//	extauth_program: "/usr/local/bin/cubeauth-extauth -api http://127.0.0.1:8080 -domains localhost"
 //	auth_use_cache: false
 //
 // Flags (and the environment variables they default to):
 //
 //	-api      cubeauth's origin (CUBEAUTH_API; default http://127.0.0.1:8080)
+//	-domains  the XMPP domains (ejabberd hosts) whose logins it answers, comma-separated
+//	          (CUBEAUTH_EXTAUTH_DOMAINS; required): a request for any other domain
+//	          answers 0 without asking cubeauth, so a token is good only on the
+//	          chat domain it was meant for
 //	-timeout  how long one question to cubeauth may take (CUBEAUTH_EXTAUTH_TIMEOUT; default 5s)
 //	-v        also log accepted logins
 //
-// It logs refusals and failures to stderr, never a password or token.
+// It logs refusals and failures to stderr, never a password or token; user
+// names and domains are quoted (%q), so a control character in one cannot
+// start a line of its own in the log.
 package main
 
 import (
@@ -61,6 +69,7 @@ func main() {
 	}
 	api := flag.String("api", envOr("CUBEAUTH_API", "http://127.0.0.1:8080"), "cubeauth's origin (scheme://host:port)")
 	timeout := flag.Duration("timeout", defaultTimeout, "how long one question to cubeauth may take")
+	domainList := flag.String("domains", os.Getenv("CUBEAUTH_EXTAUTH_DOMAINS"), "the XMPP domains whose logins to answer, comma-separated (required)")
 	verbose := flag.Bool("v", false, "also log accepted logins")
 	flag.Parse()
 
@@ -71,8 +80,13 @@ func main() {
 	if *timeout <= 0 {
 		logger.Fatalf("-timeout must be positive, got %v", *timeout)
 	}
+	domains, err := parseDomains(*domainList)
+	if err != nil {
+		logger.Fatal(err)
+	}
 	a := &adapter{
 		checker: &checker{api: origin, client: &http.Client{}, timeout: *timeout},
+		domains: domains,
 		log:     logger,
 		verbose: *verbose,
 	}
@@ -97,10 +111,32 @@ func apiOrigin(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
+// parseDomains reads the -domains list: comma-separated XMPP domains, at
+// least one, kept in lower case (domains compare without regard to case).
+func parseDomains(list string) (map[string]bool, error) {
+	domains := map[string]bool{}
+	for d := range strings.SplitSeq(list, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" {
+			continue
+		}
+		if strings.ContainsFunc(d, func(r rune) bool { return r <= ' ' || r == 0x7f || r == ':' || r == '@' || r == '/' }) {
+			return nil, fmt.Errorf("-domains: %q is not an XMPP domain", d)
+		}
+		domains[d] = true
+	}
+	if len(domains) == 0 {
+		return nil, fmt.Errorf("-domains (or CUBEAUTH_EXTAUTH_DOMAINS) must name the XMPP domains to answer for, e.g. -domains chat.example.com")
+	}
+	return domains, nil
+}
+
 // adapter answers ejabberd's requests one after the other, as ejabberd sends
 // them: each instance of the program has at most one request in flight.
 type adapter struct {
 	checker *checker
+	// domains are the XMPP domains answered for, in lower case.
+	domains map[string]bool
 	log     *log.Logger
 	verbose bool
 }
@@ -129,6 +165,13 @@ func (a *adapter) handle(ctx context.Context, payload []byte) bool {
 	if err != nil {
 		a.log.Printf("answering 0: %v", err)
 		return false
+	}
+	switch req.Command {
+	case cmdAuth, cmdIsUser:
+		if !a.domains[strings.ToLower(req.Server)] {
+			a.log.Printf("%s: refused: not a configured XMPP domain", req)
+			return false
+		}
 	}
 	switch req.Command {
 	case cmdAuth:

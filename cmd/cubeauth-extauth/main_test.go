@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,7 +107,7 @@ func TestParseRequestSplitsFieldsAndKeepsColonsInThePassword(t *testing.T) {
 
 func TestRequestStringNeverShowsThePassword(t *testing.T) {
 	req := request{cmdAuth, "42-1", "localhost", "s3cr3t"}
-	if s := req.String(); strings.Contains(s, "s3cr3t") || s != "auth 42-1@localhost" {
+	if s := req.String(); strings.Contains(s, "s3cr3t") || s != `auth "42-1"@"localhost"` {
 		t.Fatalf("String() = %q", s)
 	}
 }
@@ -255,17 +256,32 @@ func TestCheckTokenFailsWhenCubeauthIsDown(t *testing.T) {
 	}
 }
 
-func TestServeAnswersEveryRequestInOrderAndNeverLogsTheToken(t *testing.T) {
-	const token = "0123456789abcdef0123456789abcdef"
+// aliceToken is user 42's live session in app 1 at liveAdapter's cubeauth.
+const aliceToken = "0123456789abcdef0123456789abcdef"
+
+// liveAdapter is an adapter for domains whose cubeauth knows aliceToken,
+// logging into logs.
+func liveAdapter(t *testing.T, logs *bytes.Buffer, domains ...string) (*adapter, *fakeCubeauth) {
+	t.Helper()
 	fake := newFakeCubeauth(t, map[string]func(http.ResponseWriter){
-		token: jsonAnswer(200, `{"session":{"user_id":42,"application_id":1}}`),
+		aliceToken: jsonAnswer(200, `{"session":{"user_id":42,"application_id":1}}`),
 	})
-	var logs bytes.Buffer
 	a := &adapter{
 		checker: &checker{api: fake.URL, client: fake.Client(), timeout: time.Second},
-		log:     log.New(&logs, "", 0),
-		verbose: true,
+		domains: map[string]bool{},
+		log:     log.New(logs, "", 0),
 	}
+	for _, d := range domains {
+		a.domains[d] = true
+	}
+	return a, fake
+}
+
+func TestServeAnswersEveryRequestInOrderAndNeverLogsTheToken(t *testing.T) {
+	const token = aliceToken
+	var logs bytes.Buffer
+	a, _ := liveAdapter(t, &logs, "localhost")
+	a.verbose = true
 	requests := []struct {
 		payload string
 		want    byte
@@ -303,7 +319,7 @@ func TestServeAnswersEveryRequestInOrderAndNeverLogsTheToken(t *testing.T) {
 	if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), "wrong-token") {
 		t.Fatalf("a token appears in the log:\n%s", logs.String())
 	}
-	if !strings.Contains(logs.String(), "auth 42-1@localhost: accepted") {
+	if !strings.Contains(logs.String(), `auth "42-1"@"localhost": accepted`) {
 		t.Errorf("the verbose log does not show the accepted login:\n%s", logs.String())
 	}
 }
@@ -328,6 +344,87 @@ func TestAPIOriginWantsAnHTTPOrigin(t *testing.T) {
 		got, err := apiOrigin(in)
 		if got != want || (err != nil) != (want == "") {
 			t.Errorf("apiOrigin(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestOnlyConfiguredXMPPDomainsAreAnswered(t *testing.T) {
+	const token = aliceToken
+	var logs bytes.Buffer
+	a, fake := liveAdapter(t, &logs, "chat.example.com", "localhost")
+	for _, tc := range []struct {
+		payload string
+		want    bool
+	}{
+		{"auth:42-1:evil.example:" + token, false},
+		{"auth:42-1:chat.example.com.evil:" + token, false},
+		{"auth:42-1::" + token, false},
+		{"isuser:42-1:evil.example", false},
+		{"isuser:42-1:", false},
+		{"auth:42-1:chat.example.com:" + token, true},
+		{"auth:42-1:CHAT.Example.COM:" + token, true}, // domains ignore case
+		{"auth:42-1:localhost:" + token, true},
+		{"isuser:42-1:chat.example.com", true},
+	} {
+		before := fake.asked.Load()
+		if got := a.handle(context.Background(), []byte(tc.payload)); got != tc.want {
+			t.Errorf("%s: answered %v, want %v", strings.SplitN(tc.payload, ":", 3)[:2], got, tc.want)
+		}
+		if !tc.want && fake.asked.Load() != before {
+			t.Errorf("%q: cubeauth was asked about a login for another domain", strings.TrimSuffix(tc.payload, token))
+		}
+	}
+	if !strings.Contains(logs.String(), `auth "42-1"@"evil.example": refused: not a configured XMPP domain`) {
+		t.Errorf("the refusal is not logged:\n%s", logs.String())
+	}
+}
+
+func TestLogLinesQuoteUserNamesAndDomains(t *testing.T) {
+	var logs bytes.Buffer
+	a := &adapter{checker: &checker{}, domains: map[string]bool{"localhost": true}, log: log.New(&logs, "", 0)}
+	payloads := []string{
+		"auth:42-1\nauth 7-1@localhost accepted:localhost:tok",
+		"isuser:42-1:localhost\r\nauth 7-1@localhost accepted",
+		"auth:\x1b[2J42-1:localhost:tok",
+		"setpass:42-1\u2028x:localhost:pw",
+	}
+	for _, p := range payloads {
+		a.handle(context.Background(), []byte(p))
+	}
+	lines := strings.Split(strings.TrimSuffix(logs.String(), "\n"), "\n")
+	if len(lines) != len(payloads) {
+		t.Fatalf("%d requests made %d log lines:\n%s", len(payloads), len(lines), logs.String())
+	}
+	for _, line := range lines {
+		if strings.HasPrefix(line, "auth 7-1") || strings.ContainsAny(line, "\r\x1b\u2028") {
+			t.Errorf("a client's control character reached the log: %q", line)
+		}
+	}
+	if !strings.Contains(lines[0], `auth "42-1\nauth 7-1@localhost accepted"@"localhost"`) {
+		t.Errorf("the user name is not quoted: %q", lines[0])
+	}
+}
+
+func TestParseDomainsWantsAtLeastOneDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"localhost":                      "localhost",
+		" Chat.Example.com , localhost ": "chat.example.com localhost",
+		"a,,b,":                          "a b",
+		"":                               "",
+		" , ":                            "",
+		"chat example":                   "",
+		"user@chat":                      "",
+		"chat\n":                         "chat", // trimmed
+		"chat\x00x":                      "",
+	} {
+		got, err := parseDomains(in)
+		var names []string
+		for d := range got {
+			names = append(names, d)
+		}
+		slices.Sort(names)
+		if strings.Join(names, " ") != want || (err != nil) != (want == "") {
+			t.Errorf("parseDomains(%q) = %v, %v; want %q", in, names, err, want)
 		}
 	}
 }

@@ -33,9 +33,11 @@ type request struct {
 	Password string // auth, setpass, tryregister, removeuser3; may contain ':'
 }
 
-// String describes the request for logs, without its password.
+// String describes the request for logs, without its password. User and
+// server come from the client: quoted, a CR or LF in one is shown escaped
+// and cannot forge a log line.
 func (r request) String() string {
-	return fmt.Sprintf("%s %s@%s", r.Command, r.User, r.Server)
+	return fmt.Sprintf("%s %q@%q", r.Command, r.User, r.Server)
 }
 
 // errMalformed marks a request that does not follow the protocol; the
