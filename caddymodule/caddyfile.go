@@ -63,6 +63,23 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			signups_per_app off
 //			ipv6_prefix 64              # IPv6 clients counted per /64
 //		}
+//		smtp {                          # password reset mails; see parseSMTP
+//			host <name>
+//			port <n>                    # default 587, 465 with tls, 25 with none
+//			tls starttls|tls|none       # default starttls
+//			username <name>
+//			password {env.SMTP_PASSWORD}
+//			from <address>
+//			ca_file <path>              # extra roots to verify the server
+//			timeout <duration>          # default 30s
+//		}
+//		password_reset {                # the reset mail of every app
+//			link_base_url <url>         # required with smtp
+//			subject <template>
+//			text_template <template>|{file./path}
+//			html_template <template>|{file./path}
+//			ttl <duration>              # how long a link works, default 1h
+//		}
 //		app <id> {
 //			name <label>
 //			auth_key <key>
@@ -70,6 +87,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			stage development|production
 //			session_without_user allow|deny
 //			require_signature
+//			password_reset { … }        # as above, but ttl
 //		}
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -115,6 +133,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseArgon2(d)
 		case "app":
 			err = h.parseApp(d)
+		case "smtp":
+			err = h.parseSMTP(d)
+		case "password_reset":
+			h.PasswordReset, err = parsePasswordReset(d, false)
 		default:
 			err = d.Errf("unknown subdirective %q", d.Val())
 		}
@@ -221,6 +243,8 @@ func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
 			}
 		case "require_signature":
 			app.RequireSignature, err = true, noArgs(d)
+		case "password_reset":
+			app.PasswordReset, err = parsePasswordReset(d, true)
 		default:
 			err = d.Errf("unknown app subdirective %q", d.Val())
 		}

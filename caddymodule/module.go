@@ -88,6 +88,11 @@ type Handler struct {
 	// Apps are declared here; their fields are authoritative on every load.
 	// Apps may also be created at runtime through the admin API.
 	Apps []AppConfig `json:"apps,omitempty"`
+	// SMTP is the mail server for password reset mails. Default: none, and
+	// password reset requests are refused.
+	SMTP *SMTPConfig `json:"smtp,omitempty"`
+	// PasswordReset is the password reset mail of every app.
+	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 
 	storage   Storage
 	engine    *engine
@@ -98,6 +103,8 @@ type Handler struct {
 	headers   identityHeaders
 	// corsOrigins is nil when every origin is allowed.
 	corsOrigins map[string]bool
+	// resets is the password reset state (passwordreset.go).
+	resets *resetState
 
 	// Set when the config starts (App.Start), before ready.
 	service       *authcore.Service
@@ -130,6 +137,8 @@ type AppConfig struct {
 	SessionWithoutUser string `json:"session_without_user,omitempty"`
 	// RequireSignature refuses unsigned session creation.
 	RequireSignature bool `json:"require_signature,omitempty"`
+	// PasswordReset overrides the handler's password reset mail for this app.
+	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -187,6 +196,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		CacheSize:     h.SessionCacheSize,
 		OfflineGrace:  h.storage.OfflineGrace(),
 		Hasher:        hasher,
+	}
+	if err := h.provisionPasswordReset(); err != nil {
+		return err
 	}
 	app, err := ctx.App("cubeauth")
 	if err != nil {
