@@ -189,17 +189,17 @@ func (h *Handler) serveResetPage(w http.ResponseWriter, r *http.Request, _ strin
 // errCrossSite refuses a POST to the reset page from another site.
 var errCrossSite = errors.New("cross-site form submission")
 
-// sameOrigin reports whether a POST comes from a page of this origin:
-// browsers say so in Sec-Fetch-Site and Origin; a client that sends
-// neither is not a browser, so there is no user to forge a request for.
+// sameOrigin reports whether a POST comes from a page of this origin.
+// Browsers say so in Sec-Fetch-Site; older ones only in Origin, which is
+// "null" under the page's Referrer-Policy: no-referrer. A client that sends
+// neither is not a browser, so there is no user to forge a request for (and
+// the form needs the token from the mail in any case).
 func sameOrigin(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default:
-		return false
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if origin == "" || origin == "null" {
 		return true
 	}
 	u, err := url.Parse(origin)
