@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -316,4 +317,54 @@ func TestPasswordResetWithoutSMTPAnswersAClearErrorAndLogsWhyOnce(t *testing.T) 
 	if n := strings.Count(srv.Caddy.Logs(), "no smtp server is configured"); n != 1 {
 		t.Fatalf("the reason was logged %d times, want once:\n%s", n, srv.Caddy.Logs())
 	}
+}
+
+// TestPasswordResetAnswersKnownAndUnknownEmailsInTheSameTime measures GET
+// /users/password/reset for emails that have a user and emails that do not,
+// interleaved, each from its own client address (X-Forwarded-For from a
+// trusted proxy) so that no limit is reached, and logs the medians and
+// 90th percentiles side by side. The lookup, the token and the mail happen
+// after the answer, so the two must not differ by more than noise.
+func TestPasswordResetAnswersKnownAndUnknownEmailsInTheSameTime(t *testing.T) {
+	t.Parallel()
+	const n = 100
+	srv := startResetServer(t, time.Hour, "servers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}")
+	c := srv.c
+	suffix := uniqueSuffix(t)
+	app := srv.appToken(t)
+	known := make([]string, n)
+	for i := range known {
+		known[i] = fmt.Sprintf("known%d-%s@example.test", i, suffix)
+		c.postJSON("/users.json", map[string]any{"user": map[string]any{"email": known[i], "password": "known-password"}},
+			"CB-AuthKey", prodAuthKey, "X-Forwarded-For", fmt.Sprintf("10.1.%d.%d", i/250, i%250+1)).want(t, http.StatusCreated)
+	}
+	measure := func(email, ip string) time.Duration {
+		start := time.Now()
+		c.do(http.MethodGet, "/users/password/reset.json?email="+url.QueryEscape(email), nil,
+			"CB-Token", app, "X-Forwarded-For", ip).want(t, http.StatusOK)
+		return time.Since(start)
+	}
+	var knownTimes, unknownTimes []time.Duration
+	for i := range n {
+		knownTimes = append(knownTimes, measure(known[i], fmt.Sprintf("10.2.%d.%d", i/250, i%250+1)))
+		unknownTimes = append(unknownTimes, measure(fmt.Sprintf("unknown%d-%s@example.test", i, suffix), fmt.Sprintf("10.3.%d.%d", i/250, i%250+1)))
+	}
+	srv.mail.WaitFor(t, n, time.Minute) // every known address got its mail; unknown ones none
+	km, k90 := percentiles(knownTimes)
+	um, u90 := percentiles(unknownTimes)
+	t.Logf("GET /users/password/reset, %d requests each, interleaved: known email median %v p90 %v; unknown email median %v p90 %v",
+		n, km, k90, um, u90)
+	if diff := (km - um).Abs(); diff > max(time.Millisecond, max(km, um)/2) {
+		t.Errorf("medians differ by %v: the answer's time tells whether the email exists", diff)
+	}
+	if got := len(srv.mail.Messages()); got != n {
+		t.Errorf("%d mails, want %d (one per known address)", got, n)
+	}
+}
+
+// percentiles returns the median and the 90th percentile of ds.
+func percentiles(ds []time.Duration) (median, p90 time.Duration) {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)*9/10]
 }

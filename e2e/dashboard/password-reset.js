@@ -10,10 +10,7 @@
 //   CHROMIUM      the browser (default /usr/bin/chromium)
 'use strict';
 
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
+const { launchChromium } = require('./browser');
 
 const env = (name) => {
 	const v = process.env[name];
@@ -29,15 +26,7 @@ function check(ok, msg) {
 (async () => {
 	const link = env('RESET_LINK');
 	const password = env('NEW_PASSWORD');
-	const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cubeauth-chromium-'));
-	const context = await chromium.launchPersistentContext(userDataDir, {
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: [
-			'--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-			'--disable-component-update', '--disable-sync', '--no-first-run',
-		],
-	});
+	const { context, close } = await launchChromium();
 	try {
 		const page = context.pages()[0] || await context.newPage();
 		const posts = [];
@@ -68,8 +57,7 @@ function check(ok, msg) {
 		check(resp.status() === 404, `the link a second time is refused (status ${resp.status()})`);
 		check((await page.textContent('h1')).includes('Link expired'), 'the page says the link is used up');
 	} finally {
-		await context.close();
-		fs.rmSync(userDataDir, { recursive: true, force: true });
+		await close();
 	}
 })().catch((err) => {
 	console.error(`FAIL: ${err.stack || err}`);
