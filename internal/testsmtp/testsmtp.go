@@ -301,9 +301,11 @@ func (m Message) Parse() (Parsed, error) {
 	if p.Subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil {
 		return p, err
 	}
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return p, err
+	mediaType, params := "text/plain", map[string]string{}
+	if ct := msg.Header.Get("Content-Type"); ct != "" {
+		if mediaType, params, err = mime.ParseMediaType(ct); err != nil {
+			return p, err
+		}
 	}
 	if !strings.HasPrefix(mediaType, "multipart/") {
 		b, err := io.ReadAll(msg.Body)
