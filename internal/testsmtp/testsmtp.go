@@ -46,6 +46,8 @@ type Options struct {
 type Message struct {
 	From string
 	To   []string
+	// Data is the message as sent after DATA, dot-unstuffed, lines ending
+	// in LF.
 	Data []byte
 	// TLS is whether the message came over TLS; AuthUser who sent it.
 	TLS      bool
