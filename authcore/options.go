@@ -34,6 +34,15 @@ type Options struct {
 	// Sessions not in the cache, and every write, fail at once. Default: 5m.
 	// Negative: no grace.
 	OfflineGrace time.Duration
+	// Mailer sends password reset mails. Default: none, and
+	// RequestPasswordReset is refused.
+	Mailer Mailer
+	// PasswordResetTTL is how long a password reset link works. Default: 1h.
+	PasswordResetTTL time.Duration
+	// ReportError hears of failures in work done after a request was
+	// answered (password reset mails). The errors carry no secrets.
+	// Default: they are dropped.
+	ReportError func(error)
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -71,6 +80,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.PasswordResetTTL <= 0 {
+		o.PasswordResetTTL = time.Hour
+	}
+	if o.ReportError == nil {
+		o.ReportError = func(error) {}
 	}
 	return o
 }

@@ -32,6 +32,8 @@ type Service struct {
 	// signups shares the creation of a user among identical concurrent
 	// signups.
 	signups sharedCalls[store.User]
+	// resets throttles and bounds password reset mails.
+	resets *passwordResets
 }
 
 // New returns a Service over st. Close it to stop listening to st's events;
@@ -46,15 +48,18 @@ func New(st store.Store, opts Options) *Service {
 		sessions: newSessionCache(opts.CacheSize),
 		misses:   newMissCache(missCacheSize(opts.CacheSize)),
 		limits:   newLimiters(*opts.Limits, opts.Now),
+		resets:   newPasswordResets(opts.Now),
 	}
 	s.unsubscribe = st.Subscribe(s.onEvent)
 	return s
 }
 
-// Close stops the Service from following store events. It closes neither
+// Close stops the Service from following store events and waits for the
+// password reset mails in progress. It closes neither
 // the store nor the Hasher, which may serve other Services.
 func (s *Service) Close() {
 	s.unsubscribe()
+	s.waitPasswordResets()
 }
 
 // Store returns the store the Service works on.

@@ -404,6 +404,9 @@ func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64,
 		return u, err
 	}
 	if newPassword {
+		if err := s.cancelPasswordResets(ctx, u); err != nil {
+			return u, err
+		}
 		return u, s.endOtherSessions(ctx, caller)
 	}
 	return u, nil

@@ -66,6 +66,23 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			lookups_per_session 600/1m
 //			ipv6_prefix 64              # IPv6 clients counted per /64
 //		}
+//		smtp {                          # password reset mails; see parseSMTP
+//			host <name>
+//			port <n>                    # default 587, 465 with tls, 25 with none
+//			tls starttls|tls|none       # default starttls
+//			username <name>
+//			password {env.SMTP_PASSWORD}
+//			from <address>
+//			ca_file <path>              # extra roots to verify the server
+//			timeout <duration>          # default 30s
+//		}
+//		password_reset {                # the reset mail of every app
+//			link_base_url <url>         # required with smtp
+//			subject <template>
+//			text_template <template>|{file./path}
+//			html_template <template>|{file./path}
+//			ttl <duration>              # how long a link works, default 1h
+//		}
 //		app <id> {
 //			name <label>
 //			auth_key <key>
@@ -78,6 +95,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			public_user_fields <field...>   # e.g. email; see authcore.UserFieldNames
 //			private_user_fields <field...>  # e.g. custom_data
 //			min_password_length <n>     # 8 to 128 characters, default 8
+//			password_reset { … }        # as above, but ttl
 //		}
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -125,6 +143,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseApp(d)
 		case "app_session_websockets":
 			h.AppSessionWebSockets, err = true, noArgs(d)
+		case "smtp":
+			err = h.parseSMTP(d)
+		case "password_reset":
+			h.PasswordReset, err = parsePasswordReset(d, false)
 		default:
 			err = d.Errf("unknown subdirective %q", d.Val())
 		}
@@ -238,6 +260,8 @@ func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
 			err = parseList(d, &app.PrivateUserFields)
 		case "min_password_length":
 			err = parseInt(d, &app.MinPasswordLength)
+		case "password_reset":
+			app.PasswordReset, err = parsePasswordReset(d, true)
 		default:
 			err = d.Errf("unknown app subdirective %q", d.Val())
 		}

@@ -33,6 +33,10 @@ func (h *Handler) endpointFor(r *http.Request) *endpoint {
 		return &endpoint{serve: (*Handler).serveLogin}
 	case "/users":
 		return &endpoint{serve: (*Handler).serveUsers}
+	case "/users/password/reset":
+		return &endpoint{serve: (*Handler).servePasswordReset}
+	case resetPagePath:
+		return &endpoint{serve: (*Handler).serveResetPage}
 	}
 	if rest, ok := strings.CutPrefix(path, "/users/"); ok {
 		return &endpoint{serve: (*Handler).serveUser, id: rest}

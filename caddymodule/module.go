@@ -95,6 +95,11 @@ type Handler struct {
 	// session's other upgrade offers, such as h2c, always lose their
 	// Upgrade header and go on as plain reads.) Default: false.
 	AppSessionWebSockets bool `json:"app_session_websockets,omitempty"`
+	// SMTP is the mail server for password reset mails. Default: none, and
+	// password reset requests are refused.
+	SMTP *SMTPConfig `json:"smtp,omitempty"`
+	// PasswordReset is the password reset mail of every app.
+	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 
 	storage   Storage
 	engine    *engine
@@ -105,6 +110,8 @@ type Handler struct {
 	headers   identityHeaders
 	// corsOrigins is nil when every origin is allowed.
 	corsOrigins map[string]bool
+	// resets is the password reset state (passwordreset.go).
+	resets *resetState
 
 	// Set when the config starts (App.Start), before ready.
 	service       *authcore.Service
@@ -153,6 +160,8 @@ type AppConfig struct {
 	// MinPasswordLength is the fewest characters a new password may have,
 	// 8 to 128. Default: 8.
 	MinPasswordLength int `json:"min_password_length,omitempty"`
+	// PasswordReset overrides the handler's password reset mail for this app.
+	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
 }
 
 // userFields is the app's field visibility overrides.
@@ -228,6 +237,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		CacheSize:     h.SessionCacheSize,
 		OfflineGrace:  h.storage.OfflineGrace(),
 		Hasher:        hasher,
+	}
+	if err := h.provisionPasswordReset(); err != nil {
+		return err
 	}
 	app, err := ctx.App("cubeauth")
 	if err != nil {

@@ -236,6 +236,9 @@ type Store interface {
 	// was used before within ttl.
 	UseNonce(ctx context.Context, appID int64, key string, ttl time.Duration) error
 
+	// PasswordResets keep pending password resets (passwordreset.go).
+	PasswordResets
+
 	// Subscribe registers fn to be called for every change that other users
 	// of the store must see (revocations, app changes), including changes
 	// made by other processes when the driver is shared. The returned func

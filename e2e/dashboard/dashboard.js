@@ -17,7 +17,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { chromium } = require('playwright-core');
+const { launchChromium } = require('./browser');
 
 const env = (name) => {
 	const v = process.env[name];
@@ -51,14 +51,7 @@ async function main() {
 	const authKey = env('AUTH_KEY');
 	const pinnedAppID = env('PINNED_APP_ID');
 
-	const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cubeauth-chromium-'));
-	const context = await chromium.launchPersistentContext(userDataDir, {
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: [
-			'--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-			'--disable-component-update', '--disable-sync', '--no-first-run',
-		],
+	const { context, close } = await launchChromium({
 		httpCredentials: { username: env('DASH_USER'), password: env('DASH_PASSWORD') },
 		viewport: { width: 1200, height: 800 },
 	});
@@ -175,8 +168,7 @@ async function main() {
 		if (problems.length) console.error(problems.join('\n'));
 		throw e;
 	} finally {
-		await context.close();
-		fs.rmSync(userDataDir, { recursive: true, force: true });
+		await close();
 	}
 }
 

@@ -232,6 +232,12 @@ func deleteAppRecords(txn *badger.Txn, appID int64, limit int) (int, error) {
 	if err != nil && !errors.Is(err, errChunkFull) {
 		return 0, err
 	}
+	// Password resets: the user index names each reset record.
+	if limit <= 0 || len(keys) < limit {
+		for _, k := range prefixKeys(txn, key(prefixUserResets, []int64{appID}, ""), max(0, limit-len(keys))) {
+			keys = append(keys, k, append([]byte(prefixReset), k[len(k)-len(store.TokenHash{}):]...))
+		}
+	}
 	for _, prefix := range []string{prefixUserSessions, prefixUser, prefixLogin, prefixEmail, prefixNonce} {
 		rest := 0
 		if limit > 0 {

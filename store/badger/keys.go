@@ -19,6 +19,7 @@ import (
 //	sa/<app><session>            sessions of an app -> token hash
 //	su/<app><user><session>      sessions of a user (0: app sessions) -> token hash
 //	n/<app><key>                 used nonce -> expiry in Unix nanoseconds
+//	r/, ru/                      password resets (passwordresets.go)
 //	q/users, q/sessions          Badger sequences for user and session IDs
 const (
 	prefixApp          = "a/"
@@ -29,6 +30,8 @@ const (
 	prefixAppSessions  = "sa/"
 	prefixUserSessions = "su/"
 	prefixNonce        = "n/"
+	prefixReset        = "r/"
+	prefixUserResets   = "ru/"
 	keyUserSequence    = "q/users"
 	keySessionSequence = "q/sessions"
 )

@@ -168,7 +168,10 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 	hashes, err := s.deleteUserSessionsInChunks(appID, userID, func(txn *badger.Txn) error {
 		var err error
 		existed, err = deleteUserRecord(txn, appID, userID)
-		return err
+		if err != nil {
+			return err
+		}
+		return deleteUserResets(txn, appID, userID)
 	})
 	if err != nil {
 		return wrap(op, err)

@@ -20,6 +20,9 @@ var cleanups = []struct{ what, sql string }{
 	{"nonces", `DELETE FROM cubeauth_nonces WHERE (app_id, key) IN (
 		SELECT app_id, key FROM cubeauth_nonces WHERE expires_at <= now()
 		LIMIT $1 FOR UPDATE SKIP LOCKED)`},
+	{"password resets", `DELETE FROM cubeauth_password_resets WHERE token_hash IN (
+		SELECT token_hash FROM cubeauth_password_resets WHERE expires_at <= now()
+		LIMIT $1 FOR UPDATE SKIP LOCKED)`},
 	{"events", `DELETE FROM cubeauth_events WHERE id IN (
 		SELECT id FROM cubeauth_events WHERE created_at < now() - $2 * interval '1 microsecond'
 		LIMIT $1 FOR UPDATE SKIP LOCKED)`},

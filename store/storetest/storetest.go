@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("users", func(t *testing.T) { testUsers(t, h) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, h) })
 	t.Run("nonces", func(t *testing.T) { testNonces(t, h) })
+	t.Run("password resets", func(t *testing.T) { testPasswordResets(t, h) })
 	t.Run("events", func(t *testing.T) { testEvents(t, h) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, h) })
 	// Tests that wait for time to pass run in parallel to keep the suite fast.
@@ -66,6 +67,10 @@ func Run(t *testing.T, h Harness) {
 		t.Run("a nonce may be used again after its ttl", func(t *testing.T) {
 			t.Parallel()
 			testNonceExpiry(t, h)
+		})
+		t.Run("a password reset disappears when its ExpiresAt passes", func(t *testing.T) {
+			t.Parallel()
+			testPasswordResetExpiry(t, h)
 		})
 	})
 }
