@@ -23,7 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 go mod download
-for dir in e2e/sdk e2e/dashboard; do # the SDKs; playwright-core for the dashboard test
+for dir in e2e/sdk e2e/dashboard examples/sdk examples/sdk-v3; do # the SDKs; playwright-core and axe-core for the dashboard test; the README's SDK examples
 	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
