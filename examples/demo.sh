@@ -107,9 +107,7 @@ done
 # in production through the admin API, as an operator would.
 if [ ! -f "$demo/seeded" ]; then
 	curl -fsS -o /dev/null localhost:2019/cubeauth/apps/2 -X PATCH \
-		-H 'Content-Type: application/json' -d '{"name":"Demo production","stage":"production"}'
-	curl -fsS -o /dev/null localhost:2019/cubeauth/apps/1 -X PATCH \
-		-H 'Content-Type: application/json' -d '{"name":"Demo development"}'
+		-H 'Content-Type: application/json' -d '{"stage":"production"}'
 	touch "$demo/seeded"
 fi
 
