@@ -38,16 +38,21 @@ build() {
 		local pid=$! cache started=$SECONDS
 		cache=$(go env GOMODCACHE)/cache/download
 		while kill -0 "$pid" 2>/dev/null; do
-			sleep 15
-			kill -0 "$pid" 2>/dev/null || break
+			for _ in $(seq 15); do
+				sleep 1
+				kill -0 "$pid" 2>/dev/null || break 2
+			done
 			say "  still downloading: $((SECONDS - started))s, module cache $(du -sh "$cache" 2>/dev/null | cut -f1)"
 		done
 		wait "$pid"
 	fi
 	say "building $pkg -> $out (a minute or more the first time; cached afterwards)"
 	local started=$SECONDS
-	go build -v -o "$out" "$pkg" 2>&1 | awk -v who="$pkg" '{n++} n % 100 == 0 {printf "demo:   %s: %d packages compiled\n", who, n; fflush()}'
-	[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+	# -v names each package as it is compiled: count them, and pass on
+	# anything else (compiler errors).
+	go build -v -o "$out" "$pkg" 2>&1 | awk -v who="$pkg" '
+		/ |^#/ { print; fflush(); next }
+		{ n++ } n % 100 == 0 { printf "demo:   %s: %d packages compiled\n", who, n; fflush() }'
 	if [ $((SECONDS - started)) -gt 5 ]; then say "  built in $((SECONDS - started))s"; fi
 }
 
