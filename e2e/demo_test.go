@@ -32,6 +32,7 @@ var demoExamples = []string{
 	"examples/chat.sh",
 	"examples/admin.sh",
 	"examples/cli.sh",
+	"examples/sdk/chat.mjs",
 }
 
 // demoLock is the file every test process on this machine locks while it
@@ -229,6 +230,9 @@ func TestDemoRunsTheReadmeExamplesAsWritten(t *testing.T) {
 	wantOutput(t, "./examples/demo.sh", examples["examples/demo.sh"], d.Output)
 
 	for _, name := range demoExamples[1:] {
+		if name == "examples/sdk/chat.mjs" {
+			continue // below, with ejabberd
+		}
 		ex, ok := examples[name]
 		if !ok {
 			t.Fatalf("README.md does not show %s with its output", name)
@@ -243,6 +247,29 @@ func TestDemoRunsTheReadmeExamplesAsWritten(t *testing.T) {
 		}
 		wantOutput(t, name, ex, out)
 	}
+
+	t.Run("the SDK connects to chat on ejabberd with the demo's session", func(t *testing.T) {
+		ex, ok := examples["examples/sdk/chat.mjs"]
+		if !ok {
+			t.Fatal("README.md does not show examples/sdk/chat.mjs with its output")
+		}
+		ctl := findEjabberdctl()
+		if ctl == "" {
+			t.Skip("ejabberd is not installed (Debian: apt-get install ejabberd)")
+		}
+		if l, err := net.Listen("tcp", "127.0.0.1:5280"); err != nil {
+			t.Skipf("ejabberd's port 5280, as examples/xmpp has it, is taken: %v", err)
+		} else {
+			l.Close()
+		}
+		ej := startEjabberdOn(t, ctl, "http://127.0.0.1:8080", 5280)
+		installExamplePackages(t, "examples/sdk")
+		out, err := d.run(t, ex.Command.Text)
+		if err != nil {
+			t.Fatalf("README.md:%d: %v\n%s\nejabberd:\n%s", ex.Command.Line, err, out, ej.logs())
+		}
+		wantOutput(t, "examples/sdk/chat.mjs", ex, out)
+	})
 
 	t.Run("a newcomer switches app 1 to production in the dashboard", func(t *testing.T) {
 		dashURL := regexp.MustCompile(`dashboard +(http://\S+)`).FindStringSubmatch(d.Output)
