@@ -9,7 +9,7 @@ import (
 )
 
 // This file renders cubeauth's records in ConnectyCube's JSON shapes
-// (connectycube-api.md §2 and §4): empty fields are null, times are
+// (docs/wire-format.md §2 and §4): empty fields are null, times are
 // ISO-8601 UTC, passwords never leave.
 
 // sessionJSON is ConnectyCube's session object.

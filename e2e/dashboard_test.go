@@ -14,8 +14,11 @@ import (
 	"github.com/cubeauth/cubeauth/authcore"
 )
 
-// playwrightVersion is what e2e/dashboard/package.json pins.
-const playwrightVersion = "1.65.1"
+// playwrightVersion and axeVersion are what e2e/dashboard/package.json pins.
+const (
+	playwrightVersion = "1.65.1"
+	axeVersion        = "4.14.1"
+)
 
 // envScreenshots names a directory (relative to the repository root, or
 // absolute) where TestDashboard saves a screenshot of each main page, e.g.
@@ -29,23 +32,6 @@ const envScreenshots = "CUBEAUTH_SCREENSHOTS"
 // very next request, while the sessions the page did not touch go on.
 func TestDashboardInARealBrowserChangesApplyToTheNextRequest(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not on PATH: the dashboard test drives Chromium with playwright-core under Node 20")
-	}
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if _, statErr := os.Stat("/usr/bin/chromium"); statErr != nil {
-			t.Skip("chromium is not installed (apt-get install -y chromium): the dashboard test needs a real browser")
-		}
-		chromium = "/usr/bin/chromium"
-	}
-	dir, err := filepath.Abs("dashboard")
-	if err != nil {
-		t.Fatal(err)
-	}
-	installNodePackages(t, dir, map[string]string{"playwright-core": playwrightVersion})
-
 	srv := startOperatorServer(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
@@ -57,38 +43,19 @@ func TestDashboardInARealBrowserChangesApplyToTheNextRequest(t *testing.T) {
 		wantTokenAccepted(t, c, s.Token)
 	}
 
-	shots := os.Getenv(envScreenshots)
-	if shots != "" && !filepath.IsAbs(shots) {
-		shots = filepath.Join("..", shots)
-	}
-	if shots != "" {
-		if shots, err = filepath.Abs(shots); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "dashboard.js")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"DASH_URL="+srv.DashURL,
-		"DASH_USER="+dashUser,
-		"DASH_PASSWORD="+dashPassword,
-		"ADMIN_URL="+srv.AdminURL,
-		fmt.Sprintf("APP_ID=%d", devAppID),
-		"AUTH_KEY="+devAuthKey,
-		fmt.Sprintf("PINNED_APP_ID=%d", prodAppID),
-		"REVOKE_FINGERPRINT="+authcore.Fingerprint(authcore.HashToken(alice.Token)),
-		"END_SESSIONS_LOGIN=bob"+suffix,
-		"DELETE_LOGIN=carol"+suffix,
-		"CHROMIUM="+chromium,
-		"SCREENSHOTS="+shots,
-	)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("node dashboard.js: %v\n%s", err, out)
-	}
-	t.Logf("node dashboard.js:\n%s", out)
+	runBrowser(t, "dashboard.js", map[string]string{
+		"DASH_URL":           srv.DashURL,
+		"DASH_USER":          dashUser,
+		"DASH_PASSWORD":      dashPassword,
+		"ADMIN_URL":          srv.AdminURL,
+		"APP_ID":             fmt.Sprint(devAppID),
+		"AUTH_KEY":           devAuthKey,
+		"PINNED_APP_ID":      fmt.Sprint(prodAppID),
+		"REVOKE_FINGERPRINT": authcore.Fingerprint(authcore.HashToken(alice.Token)),
+		"END_SESSIONS_LOGIN": "bob" + suffix,
+		"DELETE_LOGIN":       "carol" + suffix,
+		"STORE_LABEL":        "/var/lib/cubeauth",
+	})
 
 	// The page switched app 1 to production: a login that does not exist is
 	// refused, as ConnectyCube does...
@@ -124,4 +91,51 @@ func TestDashboardInARealBrowserChangesApplyToTheNextRequest(t *testing.T) {
 		t.Fatalf("%s: want the app created in the admin endpoint's page, in production", r)
 	}
 	c.postJSON("/session.json", map[string]any{"application_id": created.ID, "auth_key": created.AuthKey}).want(t, http.StatusCreated)
+}
+
+// runBrowser runs a playwright-core script of e2e/dashboard in headless
+// Chromium with env added to the environment; CUBEAUTH_SCREENSHOTS is passed
+// on as SCREENSHOTS (an absolute directory). It skips the test when node or
+// Chromium is missing.
+func runBrowser(t *testing.T, script string, env map[string]string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH: the dashboard tests drive Chromium with playwright-core under Node 20")
+	}
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if _, statErr := os.Stat("/usr/bin/chromium"); statErr != nil {
+			t.Skip("chromium is not installed (apt-get install -y chromium): the dashboard tests need a real browser")
+		}
+		chromium = "/usr/bin/chromium"
+	}
+	dir, err := filepath.Abs("dashboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	installNodePackages(t, dir, map[string]string{"playwright-core": playwrightVersion, "axe-core": axeVersion})
+
+	shots := os.Getenv(envScreenshots)
+	if shots != "" && !filepath.IsAbs(shots) {
+		shots = filepath.Join("..", shots)
+	}
+	if shots != "" {
+		if shots, err = filepath.Abs(shots); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "SCREENSHOTS="+shots)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node %s: %v\n%s", script, err, out)
+	}
+	t.Logf("node %s:\n%s", script, out)
 }

@@ -282,6 +282,12 @@ func (e *ejabberdInstance) logs() string {
 // process of it is left) when the test ends.
 func startEjabberd(t *testing.T, ctl, api string) *ejabberdInstance {
 	t.Helper()
+	return startEjabberdOn(t, ctl, api, testcaddy.FreePort(t))
+}
+
+// startEjabberdOn is startEjabberd with its WebSocket listener on wsPort.
+func startEjabberdOn(t *testing.T, ctl, api string, wsPort int) *ejabberdInstance {
+	t.Helper()
 	cred := ejabberdCredential(t)
 
 	// Not t.TempDir(): its parents are private to the test's user, and
@@ -297,7 +303,7 @@ func startEjabberd(t *testing.T, ctl, api string) *ejabberdInstance {
 
 	e := &ejabberdInstance{
 		dir:     dir,
-		wsPort:  testcaddy.FreePort(t),
+		wsPort:  wsPort,
 		node:    "n" + uniqueSuffix(t) + "@localhost",
 		adapter: buildExtauth(t, dir),
 		console: filepath.Join(dir, "console.log"),

@@ -27,8 +27,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "building Caddy once for every test package"
-go build -o "$work/caddy" ./cmd/caddy
+step "building Caddy once for every test package (minutes on a cold build cache; a line every 30s)"
+go build -o "$work/caddy" ./cmd/caddy &
+build=$!
+started=$SECONDS
+while kill -0 "$build" 2>/dev/null; do
+	for _ in $(seq 30); do
+		sleep 1
+		kill -0 "$build" 2>/dev/null || break 2
+	done
+	echo "   still building Caddy ($((SECONDS - started))s)"
+done
+wait "$build"
 export CUBEAUTH_CADDY_BIN="$work/caddy"
 
 # The layout internal/testpg expects: data/, socket/, postgres.log.
@@ -54,7 +64,7 @@ echo "PostgreSQL listens on 127.0.0.1:$port, data in $cluster/data"
 export CUBEAUTH_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 export CUBEAUTH_TEST_POSTGRES_CLUSTER=$cluster
 
-step "running go test -race ./... (a line per test and per package as they end)"
+step "running go test -race ./... (compiling the race-enabled test binaries comes first and prints nothing for a few minutes on a cold cache; then a line per test and per package as they end)"
 set +e
 go test -race -count=1 -timeout 30m -json "$@" ./... | jq -r --unbuffered '
 	def secs: if .Elapsed then " (\(.Elapsed)s)" else "" end;

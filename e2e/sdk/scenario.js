@@ -108,7 +108,7 @@ function expectOK(resp, what) {
   return resp.body;
 }
 
-// The body every SDK treats as "expired session" (connectycube-api.md §6).
+// The body every SDK treats as "expired session" (docs/wire-format.md §6).
 const expiredSessionBody = { errors: { base: ['Required session does not exist'] } };
 
 // rejection awaits a promise that must reject and returns the reason.

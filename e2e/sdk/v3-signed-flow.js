@@ -2,7 +2,7 @@
 // connectycube@3.35.3, the legacy flow: every POST /session is signed with
 // the app's auth secret (nonce, timestamp, HMAC signature over the sorted
 // params). v3 always builds https:// URLs, so its URL builder is replaced to
-// reach plain HTTP (connectycube-api.md §9).
+// reach plain HTTP (docs/wire-format.md §8).
 //
 // HTTP calls made by the SDK (read in lib/cubeAuth.js, lib/cubeUsers.js,
 // lib/cubeProxy.js, lib/cubeInternalUtils.js):

@@ -18,7 +18,12 @@ async function api(method, path, body) {
 		opts.headers['Content-Type'] = 'application/json';
 		opts.body = JSON.stringify(body);
 	}
-	const res = await fetch(url, opts);
+	let res;
+	try {
+		res = await fetch(url, opts);
+	} catch {
+		throw new Error('cannot reach the server (is Caddy running?)');
+	}
 	if (res.status === 204) return null;
 	let data = null;
 	try { data = await res.json(); } catch { /* not JSON */ }
@@ -49,11 +54,23 @@ function h(tag, attrs, ...children) {
 const main = document.getElementById('main');
 const statusBox = document.getElementById('status');
 
-function say(msg, isError) {
-	statusBox.replaceChildren(h('p', { class: isError ? 'error' : '' }, msg));
+// say reports the outcome of the latest change in the page-wide live region
+// and, when anchor names a section, inside that section too, next to the
+// control that changed. Each change replaces the previous message.
+function say(msg, isError, anchor) {
+	for (const old of document.querySelectorAll('.confirm')) old.remove();
+	const section = anchor && document.getElementById(anchor);
+	if (section) section.append(h('p', { class: isError ? 'confirm error' : 'confirm' }, msg));
+	// Shown once: next to the control when there is one, at the top
+	// otherwise. The live region always carries it, for screen readers.
+	const cls = [isError ? 'error' : '', section ? 'echo' : ''].join(' ').trim();
+	statusBox.replaceChildren(h('p', { class: cls }, msg));
 }
 
-function clearStatus() { statusBox.replaceChildren(); }
+function clearStatus() {
+	statusBox.replaceChildren();
+	for (const old of document.querySelectorAll('.confirm')) old.remove();
+}
 
 function fmtTime(s) {
 	if (!s) return '—';
@@ -79,17 +96,35 @@ function show(title, ...content) {
 }
 
 // act runs an operator action, reports the outcome (done: a message, or a
-// function of fn's result) and re-renders.
-async function act(doing, fn, done) {
+// function of fn's result) in the page and in the section named anchor, and
+// re-renders.
+async function act(doing, fn, done, anchor) {
 	try {
-		say(doing + '…');
+		say(doing + '…', false, anchor);
 		const result = await fn();
 		await route(false);
 		// Said after the page shows the change, so that "done" means done.
-		say(typeof done === 'function' ? done(result) : done);
+		say(typeof done === 'function' ? done(result) : done, false, anchor);
 	} catch (e) {
-		say(`${doing} failed: ${e.message}`, true);
+		say(`${doing} failed: ${e.message}`, true, anchor);
 	}
+}
+
+// table builds a data table. Each header cell shares its column's class with
+// the column's cells, so headers line up with their columns; each cell
+// carries its column's label, so that on a phone a row becomes a card of
+// "label value" lines (style.css).
+function table(caption, columns, rows) {
+	return h('table', { class: 'data' },
+		h('caption', {}, caption),
+		h('thead', {}, h('tr', {}, columns.map(c => h('th', { scope: 'col', class: c.cls }, c.label)))),
+		h('tbody', {}, rows.map(r => h('tr', r.attrs || {},
+			r.cells.map((cell, i) => h('td', { class: columns[i].cls, 'data-label': columns[i].label }, cell))))));
+}
+
+// empty is an empty state: what is missing, and what makes it appear.
+function empty(what, hint) {
+	return h('div', { class: 'empty' }, h('p', {}, what), hint ? h('p', { class: 'hint' }, hint) : null);
 }
 
 // Pages ---------------------------------------------------------------------
@@ -97,14 +132,17 @@ async function act(doing, fn, done) {
 async function appsPage() {
 	crumbs(['Apps', '#/']);
 	const { apps } = await api('GET', 'apps');
-	const rows = apps.map(a => h('tr', {},
-		h('td', {}, h('a', { href: `#/apps/${a.id}` }, String(a.id))),
-		h('td', {}, a.name || h('span', { class: 'muted' }, '(no name)')),
-		h('td', {}, h('span', { class: `badge ${a.stage}` }, stageLabel(a.stage))),
-		h('td', {}, a.session_without_user_effective === 'allow' ? 'Allow' : 'Deny',
-			a.session_without_user === null ? h('span', { class: 'muted' }, ' (stage default)') : ''),
-		h('td', {}, a.warnings.length ? h('span', { class: 'badge warn' }, '⚠ ' + a.warnings.length + ' warning') : ''),
-		h('td', { class: 'actions' }, h('a', { href: `#/apps/${a.id}`, 'aria-label': `Open app ${a.id}` }, 'Open'))));
+	const rows = apps.map(a => ({
+		cells: [
+			h('a', { href: `#/apps/${a.id}` }, String(a.id)),
+			a.name || h('span', { class: 'muted' }, '(no name)'),
+			h('span', { class: `badge ${a.stage}` }, stageLabel(a.stage)),
+			[a.session_without_user_effective === 'allow' ? 'Allow' : 'Deny',
+				a.session_without_user === null ? h('span', { class: 'muted' }, ' (stage default)') : ''],
+			a.warnings.length ? h('span', { class: 'badge warn' }, `⚠ ${a.warnings.length} warning${a.warnings.length === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, 'none'),
+			h('a', { href: `#/apps/${a.id}`, 'aria-label': `Open app ${a.id}` }, 'Open'),
+		],
+	}));
 	const nameInput = h('input', { type: 'text', id: 'new-app-name', name: 'name', placeholder: 'e.g. Chat (staging)', maxlength: 200 });
 	const form = h('form', {
 		class: 'row', onsubmit: e => {
@@ -112,19 +150,16 @@ async function appsPage() {
 			let created;
 			act('Creating the app', async () => {
 				created = (await api('POST', 'apps', { name: nameInput.value })).app;
-			}, 'App created.').then(() => { if (created) location.hash = `#/apps/${created.id}`; });
+			}, 'App created.', 'new-app').then(() => { if (created) location.hash = `#/apps/${created.id}`; });
 		},
 	}, h('label', { for: 'new-app-name' }, 'Name'), nameInput, h('button', { class: 'primary', type: 'submit' }, 'Create app'));
 	show('Apps',
 		h('section', { class: 'card' },
-			apps.length ? h('table', {},
-				h('caption', {}, `${apps.length} app${apps.length === 1 ? '' : 's'}`),
-				h('thead', {}, h('tr', {},
-					h('th', { scope: 'col' }, 'App ID'), h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Stage'),
-					h('th', { scope: 'col' }, 'Session without user'), h('th', { scope: 'col' }, 'Warnings'),
-					h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions')))),
-				h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No apps yet.')),
-		h('section', { class: 'card' }, h('h2', {}, 'New app'),
+			apps.length ? table(`${apps.length} app${apps.length === 1 ? '' : 's'}`, [
+				{ label: 'App ID' }, { label: 'Name' }, { label: 'Stage' }, { label: 'Session without user' },
+				{ label: 'Warnings' }, { label: 'Actions', cls: 'actions' },
+			], rows) : empty('No apps yet.', 'Create one below, or declare one in the Caddyfile with an app block.')),
+		h('section', { class: 'card', id: 'new-app' }, h('h2', {}, 'New app'),
 			h('p', { class: 'hint' }, 'A new app gets the next App ID and a random Auth Key, and starts in Development / Testing.'),
 			form));
 }
@@ -158,19 +193,19 @@ function radioSwitch(name, legend, options, value, disabled, onchange, extra) {
 async function appPage(id) {
 	const { app } = await api('GET', `apps/${id}`);
 	crumbs(['Apps', '#/'], [`App ${app.id}`, `#/apps/${app.id}`]);
-	const patch = (body, doing, done) => act(doing, () => api('PATCH', `apps/${app.id}`, body), done);
+	const patch = (body, doing, done, anchor) => act(doing, () => api('PATCH', `apps/${app.id}`, body), done, anchor);
 
 	const copyBtn = h('button', {
 		type: 'button', id: 'copy-key', onclick: async () => {
 			try {
 				await navigator.clipboard.writeText(app.auth_key);
-				say('Auth Key copied to the clipboard.');
+				say('Auth Key copied to the clipboard.', false, 'creds');
 			} catch {
 				const range = document.createRange();
 				range.selectNodeContents(document.getElementById('auth-key'));
 				getSelection().removeAllRanges();
 				getSelection().addRange(range);
-				say('Select-all done: press Ctrl+C (or ⌘C) to copy the Auth Key.');
+				say('Select-all done: press Ctrl+C (or ⌘C) to copy the Auth Key.', false, 'creds');
 			}
 		},
 	}, 'Copy');
@@ -185,11 +220,11 @@ async function appPage(id) {
 			const when = grace.options[grace.selectedIndex].text;
 			if (!confirm(`Rotate the Auth Key of app ${app.id}? The current key stops working ${when}.`)) return;
 			act('Rotating the Auth Key', () => api('POST', `apps/${app.id}/rotate_key`, { grace: grace.value }),
-				'New Auth Key issued. Roll it out to your clients before the old one stops.');
+				'New Auth Key issued. Roll it out to your clients before the old one stops.', 'creds');
 		},
 	}, 'Rotate key');
 
-	const creds = h('section', { class: 'card', 'aria-labelledby': 'creds-h' },
+	const creds = h('section', { class: 'card', id: 'creds', 'aria-labelledby': 'creds-h' },
 		h('h2', { id: 'creds-h' }, 'Credentials'),
 		h('dl', { class: 'creds' },
 			h('dt', {}, 'App ID'), h('dd', {}, h('code', { id: 'app-id', class: 'key' }, String(app.id))),
@@ -200,36 +235,37 @@ async function appPage(id) {
 		keyPinned ? h('p', { class: 'hint' }, 'The Auth Key is set in the server configuration: rotate it there.') : null);
 
 	const stagePinned = app.pinned.includes('stage');
-	const stage = h('section', { class: 'card', 'aria-labelledby': 'stage-h' },
+	const stage = h('section', { class: 'card', id: 'stage', 'aria-labelledby': 'stage-h' },
 		h('h2', { id: 'stage-h' }, 'Stage'),
 		radioSwitch('stage', 'Current stage', [['development', 'Development / Testing'], ['production', 'Production']],
 			app.stage, stagePinned,
-			v => patch({ stage: v }, 'Switching the stage', `App ${app.id} is now in ${stageLabel(v)}.`),
+			v => patch({ stage: v }, 'Switching the stage', `App ${app.id} is now in ${stageLabel(v)}.`, 'stage'),
 			pinnedNote(app, 'stage')),
 		h('p', { class: 'hint' }, 'Development / Testing: logging in with a new login creates the user. ',
 			'Production: users sign up first (POST /users with the Auth Key), then log in. Changes apply to the next request; sessions stay.'));
 
 	const permPinned = app.pinned.includes('session_without_user');
 	const followLabel = `Follow the stage (${app.stage === 'production' ? 'deny' : 'allow'})`;
-	const permission = h('section', { class: 'card', 'aria-labelledby': 'perm-h' },
+	const permission = h('section', { class: 'card', id: 'permissions', 'aria-labelledby': 'perm-h' },
 		h('h2', { id: 'perm-h' }, 'Permissions'),
 		radioSwitch('session_without_user', 'Session creation without an existing user entity',
 			[['allow', 'Allow'], ['deny', 'Deny'], ['', followLabel]],
 			app.session_without_user === null ? '' : app.session_without_user, permPinned,
-			v => patch({ session_without_user: v === '' ? null : v }, 'Changing the permission', 'Permission saved.'),
+			v => patch({ session_without_user: v === '' ? null : v }, 'Changing the permission',
+				`Permission saved: ${v === '' ? followLabel : v === 'allow' ? 'Allow' : 'Deny'}.`, 'permissions'),
 			pinnedNote(app, 'session_without_user')),
 		h('p', { class: 'hint' }, 'Allow: POST /session with an unknown login creates the user and logs it in. ',
 			'Deny: it answers 404 User not found. ', h('strong', {}, 'Recommended: Deny in production.')),
 		app.warnings.map(w => h('p', { class: 'warning', role: 'alert' }, '⚠ ', w)));
 
-	const danger = app.pinned.length ? null : h('section', { class: 'card', 'aria-labelledby': 'danger-h' },
+	const danger = app.pinned.length ? null : h('section', { class: 'card', id: 'delete', 'aria-labelledby': 'danger-h' },
 		h('h2', { id: 'danger-h' }, 'Delete'),
 		h('div', { class: 'row' },
 			h('span', { class: 'muted' }, 'Deleting the app removes its users and sessions.'),
 			h('button', {
 				type: 'button', class: 'danger', id: 'delete-app', onclick: () => {
 					if (!confirm(`Delete app ${app.id} with all its users and sessions?`)) return;
-					act('Deleting the app', () => api('DELETE', `apps/${app.id}`), `App ${app.id} deleted.`)
+					act('Deleting the app', () => api('DELETE', `apps/${app.id}`), `App ${app.id} deleted.`, 'delete')
 						.then(() => { location.hash = '#/'; });
 				},
 			}, 'Delete app')));
@@ -272,36 +308,38 @@ async function usersPage(id) {
 			setHashParams(`#/apps/${id}/users`, { search: input.value.trim() });
 		},
 	}, h('label', { for: 'user-search' }, 'Search users'), input, h('button', { type: 'submit' }, 'Search'));
-	const rows = users.map(u => h('tr', { 'data-user-id': u.id },
-		h('td', {}, String(u.id)),
-		h('td', {}, u.login || '—', u.is_guest ? h('span', { class: 'badge' }, ' guest') : ''),
-		h('td', {}, u.email || '—'),
-		h('td', {}, u.full_name || '—'),
-		h('td', {}, fmtTime(u.created_at)),
-		h('td', { class: 'actions' },
-			h('a', { href: `#/apps/${id}/sessions?user_id=${u.id}` }, 'Sessions'), ' ',
+	const rows = users.map(u => ({
+		attrs: { 'data-user-id': u.id },
+		cells: [
+			String(u.id),
+			[u.login || '—', u.is_guest ? h('span', { class: 'badge' }, ' guest') : ''],
+			u.email || '—',
+			u.full_name || '—',
+			fmtTime(u.created_at),
+			[h('a', { href: `#/apps/${id}/sessions?user_id=${u.id}`, 'aria-label': `Sessions of ${u.login || u.email || 'user ' + u.id}` }, 'Sessions'), ' ',
 			h('button', {
-				type: 'button', 'aria-label': `End all sessions of ${u.login || u.email || 'user ' + u.id}`, onclick: () => {
+				type: 'button', 'aria-label': `End sessions of ${u.login || u.email || 'user ' + u.id}`, onclick: () => {
 					act('Ending sessions', () => api('POST', `apps/${id}/users/${u.id}/end_sessions`),
-						r => `${r.ended} session(s) of user ${u.id} ended.`);
+						r => `${r.ended} session(s) of user ${u.id} ended.`, 'users-list');
 				},
 			}, 'End sessions'), ' ',
 			h('button', {
 				type: 'button', class: 'danger', 'aria-label': `Delete user ${u.login || u.email || u.id}`, onclick: () => {
 					if (!confirm(`Delete user ${u.login || u.email || u.id}? Their sessions end too.`)) return;
-					act('Deleting the user', () => api('DELETE', `apps/${id}/users/${u.id}`), `User ${u.id} deleted.`);
+					act('Deleting the user', () => api('DELETE', `apps/${id}/users/${u.id}`), `User ${u.id} deleted.`, 'users-list');
 				},
-			}, 'Delete'))));
+			}, 'Delete')],
+		],
+	}));
 	show(`App ${id} · Users`, appTabs(id, 'users'),
 		h('section', { class: 'card' }, form),
-		h('section', { class: 'card' },
-			users.length ? h('table', {},
-				h('caption', {}, search ? `${total} user(s) matching “${search}”` : `${total} user(s)`),
-				h('thead', {}, h('tr', {},
-					h('th', { scope: 'col' }, 'ID'), h('th', { scope: 'col' }, 'Login'), h('th', { scope: 'col' }, 'Email'),
-					h('th', { scope: 'col' }, 'Full name'), h('th', { scope: 'col' }, 'Created'),
-					h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions')))),
-				h('tbody', {}, rows)) : h('p', { class: 'muted' }, search ? 'No user matches.' : 'No users yet.'),
+		h('section', { class: 'card', id: 'users-list' },
+			users.length ? table(search ? `${total} user(s) matching “${search}”` : `${total} user(s)`, [
+				{ label: 'ID' }, { label: 'Login' }, { label: 'Email' }, { label: 'Full name' }, { label: 'Created' },
+				{ label: 'Actions', cls: 'actions' },
+			], rows) : search
+				? empty(`No user matches “${search}”.`, 'The search looks at logins, emails and full names.')
+				: empty('No users yet.', 'In Development / Testing the first login creates its user; in Production users sign up with POST /users.'),
 			pager(offset, total, o => setHashParams(`#/apps/${id}/users`, { search, offset: o }))));
 }
 
@@ -321,28 +359,30 @@ async function sessionsPage(id) {
 		},
 	}, h('label', { for: 'session-user' }, 'User ID'), input, h('button', { type: 'submit' }, 'Filter'),
 		userID ? h('a', { href: `#/apps/${id}/sessions` }, 'Show all') : null);
-	const rows = sessions.map(s => h('tr', { 'data-session-id': s.id },
-		h('td', {}, String(s.id)),
-		h('td', {}, s.user_id === null ? h('span', { class: 'muted' }, 'app session') : h('a', { href: `#/apps/${id}/sessions?user_id=${s.user_id}`, title: 'Sessions of this user' }, String(s.user_id))),
-		h('td', {}, h('code', { title: 'Fingerprint of the token hash; tokens are never shown' }, s.fingerprint)),
-		h('td', {}, fmtTime(s.created_at)),
-		h('td', {}, fmtTime(s.expires_at)),
-		h('td', { class: 'actions' }, h('button', {
+	const rows = sessions.map(s => ({
+		attrs: { 'data-session-id': s.id },
+		cells: [
+			String(s.id),
+			s.user_id === null ? h('span', { class: 'muted' }, 'app session') : h('a', { href: `#/apps/${id}/sessions?user_id=${s.user_id}`, title: 'Sessions of this user' }, String(s.user_id)),
+			h('code', { title: 'Fingerprint of the token hash; tokens are never shown' }, s.fingerprint),
+			fmtTime(s.created_at),
+			fmtTime(s.expires_at),
+			h('button', {
 			type: 'button', class: 'danger', 'aria-label': `Revoke session ${s.id}`, onclick: () => {
 				if (!confirm(`Revoke session ${s.id}? Its token is refused from the next request on.`)) return;
-				act('Revoking the session', () => api('DELETE', `apps/${id}/sessions/${s.id}`), `Session ${s.id} revoked.`);
+				act('Revoking the session', () => api('DELETE', `apps/${id}/sessions/${s.id}`), `Session ${s.id} revoked.`, 'sessions-list');
 			},
-		}, 'Revoke'))));
+		}, 'Revoke'),
+		],
+	}));
 	show(`App ${id} · Sessions`, appTabs(id, 'sessions'),
 		h('section', { class: 'card' }, form),
-		h('section', { class: 'card' },
-			sessions.length ? h('table', {},
-				h('caption', {}, `${total} active session(s)${userID ? ' of user ' + userID : ''}`),
-				h('thead', {}, h('tr', {},
-					h('th', { scope: 'col' }, 'ID'), h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Token fingerprint'),
-					h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Idle expiry'),
-					h('th', { scope: 'col' }, h('span', { class: 'muted' }, 'Actions')))),
-				h('tbody', {}, rows)) : h('p', { class: 'muted' }, 'No active sessions.'),
+		h('section', { class: 'card', id: 'sessions-list' },
+			sessions.length ? table(`${total} active session(s)${userID ? ' of user ' + userID : ''}`, [
+				{ label: 'ID' }, { label: 'User' }, { label: 'Token fingerprint' }, { label: 'Created' }, { label: 'Idle expiry' },
+				{ label: 'Actions', cls: 'actions' },
+			], rows) : empty(userID ? `No active sessions of user ${userID}.` : 'No active sessions.',
+				'A session appears here when a client logs in (POST /session) and leaves when it logs out, expires or is revoked.'),
 			pager(offset, total, o => setHashParams(`#/apps/${id}/sessions`, { user_id: userID, offset: o }))));
 }
 
@@ -371,7 +411,9 @@ async function showStore() {
 		const el = document.getElementById('store');
 		const current = store || (stores.length === 1 ? stores[0].name : '');
 		if (current) el.textContent = 'store: ' + current;
-	} catch { /* the pages report errors themselves */ }
+	} catch (e) {
+		document.getElementById('store').textContent = `store: unknown (${e.message})`;
+	}
 }
 
 window.addEventListener('hashchange', () => route());

@@ -2,6 +2,11 @@
 // connects through the cubeauth sidecar with a session token, prints every
 // event it receives and sends each line typed on standard input.
 //
+// It exits 0 when standard input ends (it then closes the connection
+// itself) or on Ctrl+C. When the other side ends the connection it says why
+// and exits 1: the sidecar cuts the connection off when the session that
+// opened it ends (logout, revocation, password change, user or app deleted).
+//
 //	go run ./examples/chat/cmd/chat-client -url ws://localhost:8080/chat -token "$TOKEN" -user-id 1
 package main
 
@@ -55,6 +60,7 @@ func main() {
 	}
 	defer conn.CloseNow()
 
+	userDone := make(chan struct{}) // closed once we end the connection ourselves
 	go func() {
 		lines := bufio.NewScanner(os.Stdin)
 		for lines.Scan() {
@@ -62,12 +68,22 @@ func main() {
 				return
 			}
 		}
+		close(userDone)
 		conn.Close(websocket.StatusNormalClosure, "bye")
 	}()
 	for {
 		var ev chat.Event
 		if err := wsjson.Read(ctx, conn, &ev); err != nil {
-			return
+			select {
+			case <-userDone:
+				return
+			default:
+			}
+			if ctx.Err() != nil {
+				return // Ctrl+C
+			}
+			fmt.Fprintln(os.Stderr, closeReason(err))
+			os.Exit(1)
 		}
 		switch ev.Type {
 		case chat.TypeMessage:
@@ -76,4 +92,16 @@ func main() {
 			fmt.Printf("* %s %s [%s]\n", ev.Type, ev.User.Login, ev.User.ID)
 		}
 	}
+}
+
+// closeReason explains why the server side ended the connection.
+func closeReason(err error) string {
+	if status := websocket.CloseStatus(err); status != -1 {
+		var ce websocket.CloseError
+		errors.As(err, &ce)
+		return fmt.Sprintf("connection closed by the server: %v %q", status, ce.Reason)
+	}
+	return fmt.Sprintf("connection closed by the server without a close message (%v): "+
+		"the sidecar does that when the session ends (logout, revocation, password change, "+
+		"user or app deleted), or the backend went away", err)
 }
