@@ -14,6 +14,7 @@ id=$(caddy cubeauth apps create --name "Chat staging" --json | grep -m1 -o '"id"
 caddy cubeauth apps set-stage "$id" production
 caddy cubeauth apps set-permission "$id" session_without_user allow
 caddy cubeauth apps set-permission "$id" session_without_user default
+caddy cubeauth apps set-permission "$id" list_users allow
 caddy cubeauth apps rotate-key "$id" --grace 24h
 caddy cubeauth apps delete "$id"
 caddy cubeauth users list 1 --limit 3
