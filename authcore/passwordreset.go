@@ -46,8 +46,13 @@ var (
 )
 
 // maxResetDeliveries bounds the reset mails being prepared and sent at
-// once; requests beyond it are answered as usual and dropped (reported).
-const maxResetDeliveries = 16
+// once; up to maxQueuedResets more wait their turn (a burst is delivered,
+// not lost), and requests beyond those are answered as usual and dropped
+// (reported): a flood must not grow memory without bound.
+const (
+	maxResetDeliveries = 16
+	maxQueuedResets    = 1024
+)
 
 // resetDeliveryTimeout bounds one delivery: lookup, store write and SMTP.
 const resetDeliveryTimeout = time.Minute
@@ -59,7 +64,10 @@ var errNoMailer = errors.New("password reset by email needs a mail server, and n
 type passwordResets struct {
 	perAddress, perIP *limiter
 	slots             chan struct{}
+	queued            chan struct{}
 	running           sync.WaitGroup
+	closing           chan struct{}
+	closeOnce         sync.Once
 }
 
 func newPasswordResets(now func() time.Time) *passwordResets {
@@ -67,6 +75,8 @@ func newPasswordResets(now func() time.Time) *passwordResets {
 		perAddress: newLimiter(LimitPasswordResetsPerAddress, passwordResetsPerAddress, now, false),
 		perIP:      newLimiter(LimitPasswordResetsPerIP, passwordResetsPerIP, now, false),
 		slots:      make(chan struct{}, maxResetDeliveries),
+		queued:     make(chan struct{}, maxResetDeliveries+maxQueuedResets),
+		closing:    make(chan struct{}),
 	}
 }
 
@@ -97,21 +107,31 @@ func (s *Service) RequestPasswordReset(ctx context.Context, appID int64, email, 
 		return err
 	}
 	select {
-	case s.resets.slots <- struct{}{}:
+	case s.resets.queued <- struct{}{}:
 	default:
-		s.opts.ReportError(errors.New("password reset dropped: too many deliveries in progress"))
+		s.opts.ReportError(errors.New("password reset dropped: too many deliveries waiting"))
 		return nil
 	}
 	s.resets.running.Add(1)
-	// The delivery outlives the request: a client that hangs up at once must
-	// not cancel it (that would tell it, by timing, that the user exists).
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resetDeliveryTimeout)
 	go func() {
 		defer func() {
-			cancel()
-			<-s.resets.slots
+			<-s.resets.queued
 			s.resets.running.Done()
 		}()
+		select {
+		case s.resets.slots <- struct{}{}:
+			defer func() { <-s.resets.slots }()
+		case <-s.resets.closing:
+			// Close waits for the mails being sent, not for a queue that
+			// a hung mail server would make last an hour.
+			s.opts.ReportError(errors.New("password reset dropped: the server is shutting down"))
+			return
+		}
+		// The delivery outlives the request: a client that hangs up at once
+		// must not cancel it (that would tell it, by timing, that the user
+		// exists). Its time runs from its turn.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resetDeliveryTimeout)
+		defer cancel()
 		if err := s.deliverPasswordReset(dctx, appID, email); err != nil {
 			s.opts.ReportError(fmt.Errorf("password reset for a user of app %d: %w", appID, err))
 		}
@@ -151,6 +171,13 @@ func (s *Service) deliverPasswordReset(ctx context.Context, appID int64, email s
 
 // waitPasswordResets waits for the deliveries in progress.
 func (s *Service) waitPasswordResets() { s.resets.running.Wait() }
+
+// stopPasswordResets drops the deliveries still waiting for their turn and
+// waits for those in progress.
+func (s *Service) stopPasswordResets() {
+	s.resets.closeOnce.Do(func() { close(s.resets.closing) })
+	s.resets.running.Wait()
+}
 
 // resetTokenHash checks that token looks like one of ours before it costs
 // a store read, and hashes it.

@@ -3,6 +3,7 @@ package authcore
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -240,5 +241,43 @@ func TestWithoutAMailerResetsAreRefused(t *testing.T) {
 	}
 	if err := f.svc.RequestPasswordReset(t.Context(), 1, "alice@example.test", "192.0.2.1"); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("RequestPasswordReset without a Mailer: %v, want ErrUnsupported", err)
+	}
+}
+
+// gatedMailer records mails, each only once open is closed.
+type gatedMailer struct {
+	recordingMailer
+	open chan struct{}
+}
+
+func (m *gatedMailer) SendPasswordReset(ctx context.Context, mail PasswordResetMail) error {
+	<-m.open
+	return m.recordingMailer.SendPasswordReset(ctx, mail)
+}
+
+func TestABurstOfResetsBeyondTheDeliveriesAtOnceIsQueuedNotDropped(t *testing.T) {
+	mailer := &gatedMailer{open: make(chan struct{})}
+	rf := newResetFixture(t, func(o *Options) { o.Mailer = mailer })
+	n := 3 * maxResetDeliveries
+	for i := range n {
+		// Each user and client once: the limits stay out of the way.
+		login, email, password := "user"+strconv.Itoa(i), "user"+strconv.Itoa(i)+"@example.test", "supersecret"
+		if _, err := rf.svc.CreateUser(t.Context(), CreateUserRequest{AppID: 1, ClientIP: "198.51.100." + strconv.Itoa(i+1),
+			Input: UserInput{Login: &login, Email: &email, Password: &password}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rf.svc.RequestPasswordReset(t.Context(), 1, email, "203.0.113."+strconv.Itoa(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(mailer.open)
+	rf.svc.waitPasswordResets()
+	if got := len(mailer.take()); got != n {
+		t.Fatalf("%d mails for %d requests made at once (at most %d deliver at a time)", got, n, maxResetDeliveries)
+	}
+	select {
+	case err := <-rf.reported:
+		t.Fatalf("reported: %v", err)
+	default:
 	}
 }

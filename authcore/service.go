@@ -55,11 +55,12 @@ func New(st store.Store, opts Options) *Service {
 }
 
 // Close stops the Service from following store events and waits for the
-// password reset mails in progress. It closes neither
+// password reset mails in progress (those still queued are dropped). It
+// closes neither
 // the store nor the Hasher, which may serve other Services.
 func (s *Service) Close() {
 	s.unsubscribe()
-	s.waitPasswordResets()
+	s.stopPasswordResets()
 }
 
 // Store returns the store the Service works on.
