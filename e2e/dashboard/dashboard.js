@@ -101,22 +101,40 @@ run('dashboard', { username: env('DASH_USER'), password: env('DASH_PASSWORD') },
 	if (await page.locator('.confirm', { hasText: 'copied' }).count() !== 0 || (await page.locator('#status').textContent()).includes('copied')) {
 		throw new Error('"Auth Key copied" is still shown after the stage switch');
 	}
-	if (!(await page.getByRole('radio', { name: 'Follow the stage (deny)' }).isChecked())) {
+	const swu = page.locator('fieldset', { hasText: 'Session creation without an existing user entity' });
+	const listUsers = page.locator('fieldset', { hasText: 'Allow to retrieve a list of users via API' });
+	const guests = page.locator('fieldset', { hasText: 'Guest sessions' });
+	if (!(await swu.getByRole('radio', { name: 'Follow the stage (deny)' }).isChecked())) {
 		throw new Error('the permission does not follow the stage (deny) after the switch');
+	}
+	if (!(await listUsers.getByRole('radio', { name: 'Follow the stage (deny)' }).isChecked()) ||
+		!(await guests.getByRole('radio', { name: 'Follow session creation without a user (deny)' }).isChecked())) {
+		throw new Error('list_users and guest_sessions do not follow their defaults (deny) in production');
 	}
 	await focusVisible(page, `app ${appID}`, 16);
 	await checkPage(page, `app ${appID}`, 'dashboard-app');
 
 	step('production + allow shows the warning; back to the stage default');
-	await page.getByRole('radio', { name: 'Allow', exact: true }).check();
-	await status(page, 'Permission saved: Allow');
-	await page.locator('#permissions .confirm').getByText('Permission saved: Allow').waitFor();
+	await swu.getByRole('radio', { name: 'Allow', exact: true }).check();
+	const saved = 'Saved — Session creation without an existing user entity: Allow';
+	await status(page, saved);
+	await page.locator('#permissions .confirm').getByText(saved).waitFor();
+	// Guests follow it: their default is now allow.
+	await guests.getByRole('radio', { name: 'Follow session creation without a user (allow)' }).waitFor();
 	if (await page.locator('#stage .confirm').count() !== 0) throw new Error('the stage switch\'s confirmation stays after the permission change');
 	await page.getByRole('alert').filter({ hasText: 'deny it in production' }).waitFor();
 	await checkPage(page, `app ${appID} with the warning`, 'dashboard-app-warning');
-	await page.getByRole('radio', { name: 'Follow the stage (deny)' }).check();
-	await status(page, 'Permission saved');
+	await page.locator('fieldset', { hasText: 'Session creation without an existing user entity' }).getByRole('radio', { name: 'Follow the stage (deny)' }).check();
+	await status(page, 'Saved — Session creation without an existing user entity: Follow the stage (deny)');
 	if (await page.getByRole('alert').count() !== 0) throw new Error('the warning stays after denying');
+
+	step('production: allow app sessions to list users, which warns');
+	await page.locator('fieldset', { hasText: 'Allow to retrieve a list of users via API' }).getByRole('radio', { name: 'Allow', exact: true }).check();
+	await status(page, 'Saved — Allow to retrieve a list of users via API: Allow');
+	await page.getByRole('alert').filter({ hasText: 'list users' }).waitFor();
+	await page.locator('fieldset', { hasText: 'Allow to retrieve a list of users via API' }).getByRole('radio', { name: 'Follow the stage (deny)' }).check();
+	await status(page, 'Saved — Allow to retrieve a list of users via API: Follow the stage (deny)');
+	if (await page.getByRole('alert').count() !== 0) throw new Error('the list warning stays after following the stage');
 
 	step(`app ${pinnedAppID}: a stage pinned by the config cannot be switched`);
 	await page.goto(`${dashURL}/cubeauth/ui/#/apps/${pinnedAppID}`); // a hash change: same document

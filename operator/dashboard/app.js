@@ -244,18 +244,35 @@ async function appPage(id) {
 		h('p', { class: 'hint' }, 'Development / Testing: logging in with a new login creates the user. ',
 			'Production: users sign up first (POST /users with the Auth Key), then log in. Changes apply to the next request; sessions stay.'));
 
-	const permPinned = app.pinned.includes('session_without_user');
-	const followLabel = `Follow the stage (${app.stage === 'production' ? 'deny' : 'allow'})`;
+	// permissionSwitch is an allow/deny/follow-the-default control for one
+	// of the app's permissions.
+	const permissionSwitch = (field, legend, follows, hint) => {
+		const followLabel = `Follow ${follows} (${defaultOf(field)})`;
+		return [
+			radioSwitch(field, legend, [['allow', 'Allow'], ['deny', 'Deny'], ['', followLabel]],
+				app[field] === null ? '' : app[field], app.pinned.includes(field),
+				v => patch({ [field]: v === '' ? null : v }, 'Changing the permission',
+					`Saved — ${legend}: ${v === '' ? followLabel : v === 'allow' ? 'Allow' : 'Deny'}.`, 'permissions'),
+				pinnedNote(app, field)),
+			h('p', { class: 'hint' }, ...hint),
+		];
+	};
+	// defaultOf is what a permission is when it follows its default.
+	const defaultOf = field => {
+		const byStage = app.stage === 'production' ? 'deny' : 'allow';
+		if (field !== 'guest_sessions') return byStage;
+		return app.session_without_user === null ? byStage : app.session_without_user;
+	};
 	const permission = h('section', { class: 'card', id: 'permissions', 'aria-labelledby': 'perm-h' },
 		h('h2', { id: 'perm-h' }, 'Permissions'),
-		radioSwitch('session_without_user', 'Session creation without an existing user entity',
-			[['allow', 'Allow'], ['deny', 'Deny'], ['', followLabel]],
-			app.session_without_user === null ? '' : app.session_without_user, permPinned,
-			v => patch({ session_without_user: v === '' ? null : v }, 'Changing the permission',
-				`Permission saved: ${v === '' ? followLabel : v === 'allow' ? 'Allow' : 'Deny'}.`, 'permissions'),
-			pinnedNote(app, 'session_without_user')),
-		h('p', { class: 'hint' }, 'Allow: POST /session with an unknown login creates the user and logs it in. ',
-			'Deny: it answers 404 User not found. ', h('strong', {}, 'Recommended: Deny in production.')),
+		permissionSwitch('session_without_user', 'Session creation without an existing user entity', 'the stage',
+			['Allow: POST /session with an unknown login creates the user and logs it in. ',
+				'Deny: it answers 404 User not found. ', h('strong', {}, 'Recommended: Deny in production.')]),
+		permissionSwitch('list_users', 'Allow to retrieve a list of users via API', 'the stage',
+			['Whether app sessions (the public Auth Key alone) and guests may list and look up users. ',
+				'Signed-in users always may; others never see private fields such as email.']),
+		permissionSwitch('guest_sessions', 'Guest sessions', 'session creation without a user',
+			['Each guest session creates a user, so by default guests follow the permission above.']),
 		app.warnings.map(w => h('p', { class: 'warning', role: 'alert' }, '⚠ ', w)));
 
 	const danger = app.pinned.length ? null : h('section', { class: 'card', id: 'delete', 'aria-labelledby': 'danger-h' },
