@@ -88,19 +88,23 @@ func TestProductionAppSessionsMayNotListUsersUnlessAllowed(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		t.Run("list_users allow="+strconv.FormatBool(allow), func(t *testing.T) {
 			ts := newTestServer(t, func(h *Handler) {
+				h.Apps[1].GuestSessions = "allow"
 				if allow {
 					h.Apps[1].ListUsers = "allow"
 				}
 			})
 			idA := ts.signUp(t, 2, prodKey, "anna", "anna@example.com", "supersecret")
 			app := appSessionToken(t, ts, 2, prodKey)
-			for _, path := range []string{"/users/" + idA + ".json", "/users/by_login.json?login=anna", "/users/v2.json?id[in][]=" + idA, "/users.json?login=anna"} {
-				res := ts.do("GET", path, "", "CB-Token", app)
-				if allow && res.status != http.StatusOK {
-					t.Fatalf("allowed: GET %s: %d %s", path, res.status, res.raw)
-				}
-				if !allow {
-					expectError(t, res, http.StatusForbidden, "Listing users is not allowed")
+			guest := ts.session(t, `{"application_id":2,"auth_key":"`+prodKey+`","user":{"guest":"1"}}`)["token"].(string)
+			for _, tok := range []string{app, guest} {
+				for _, path := range []string{"/users/" + idA + ".json", "/users/by_login.json?login=anna", "/users/v2.json?id[in][]=" + idA, "/users.json?login=anna"} {
+					res := ts.do("GET", path, "", "CB-Token", tok)
+					if allow && res.status != http.StatusOK {
+						t.Fatalf("allowed: GET %s: %d %s", path, res.status, res.raw)
+					}
+					if !allow {
+						expectError(t, res, http.StatusForbidden, "Listing users is not allowed")
+					}
 				}
 			}
 			// A signed-in user may look others up either way.

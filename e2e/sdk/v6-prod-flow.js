@@ -46,7 +46,7 @@ scenario('v6 production-stage flow', async () => {
   });
 
   const user = await step('users.signup with the auth key and no token creates the user', async () => {
-    const resp = await ConnectyCube.users.signup({ login, password });
+    const resp = await ConnectyCube.users.signup({ login, password, email: `${login}@example.test` });
     assert.ok(resp && resp.user, `want {user:{...}}, got ${JSON.stringify(resp)}`);
     assert.ok(Number.isInteger(resp.user.id) && resp.user.id > 0, `user.id ${resp.user.id}`);
     assert.equal(resp.user.login, login);
@@ -135,6 +135,12 @@ scenario('v6 production-stage flow', async () => {
     assert.equal(got.user_id, '');
   });
 
+  await step('an app session (the public auth key alone) may not look users up in production (403)', async () => {
+    const info = await sdkError(ConnectyCube.users.get(user.id), 403, 'users.get with an app session');
+    assertErrorShape(info, 'users.get with an app session');
+    await sdkError(ConnectyCube.users.get({ login }), 403, 'users.get({login}) with an app session');
+  });
+
   const loggedIn = await step('createSession logs the user in again for the users API', async () => {
     const session = await ConnectyCube.createSession({ login, password });
     assert.equal(session.user_id, user.id);
@@ -155,6 +161,20 @@ scenario('v6 production-stage flow', async () => {
     assert.equal(byId.user.full_name, 'Prod User');
     const byLogin = await ConnectyCube.users.get({ login });
     assert.equal(byLogin?.user?.id, user.id, `by login: ${JSON.stringify(byLogin)}`);
+    assert.equal(byId.user.email, `${login}@example.test`, 'a user sees its own email');
+  });
+
+  await step('another user sees the profile but not the email, and cannot look users up by email', async () => {
+    const other = new ConnectyCube.ConnectyCube();
+    other.init({ appId: config.appId, authKey: config.authKey }, initOptions());
+    const otherLogin = `${login}b`;
+    await other.users.signup({ login: otherLogin, password });
+    await other.createSession({ login: otherLogin, password });
+    const seen = await other.users.get(user.id);
+    assert.equal(seen?.user?.full_name, 'Prod User', `the public profile: ${JSON.stringify(seen)}`);
+    assert.equal(seen.user.email ?? null, null, `another user's email must not show: ${JSON.stringify(seen)}`);
+    const info = await sdkError(other.users.get({ email: `${login}@example.test` }), 403, 'users.get({email}) by another user');
+    assertErrorShape(info, 'lookup by a private email');
   });
 
   await step('a token revoked elsewhere fires sessionExpired on the next non-session call, and retry works', async () => {
