@@ -34,6 +34,8 @@ type Service struct {
 	signups sharedCalls[store.User]
 	// resets throttles and bounds password reset mails.
 	resets *passwordResets
+	// chatChecks remembers successful chat password checks.
+	chatChecks *chatChecks
 }
 
 // New returns a Service over st. Close it to stop listening to st's events;
@@ -41,14 +43,15 @@ type Service struct {
 func New(st store.Store, opts Options) *Service {
 	opts = opts.withDefaults()
 	s := &Service{
-		store:    st,
-		opts:     opts,
-		now:      opts.Now,
-		hasher:   opts.Hasher,
-		sessions: newSessionCache(opts.CacheSize),
-		misses:   newMissCache(missCacheSize(opts.CacheSize)),
-		limits:   newLimiters(*opts.Limits, opts.Now),
-		resets:   newPasswordResets(opts.Now),
+		store:      st,
+		opts:       opts,
+		now:        opts.Now,
+		hasher:     opts.Hasher,
+		sessions:   newSessionCache(opts.CacheSize),
+		misses:     newMissCache(missCacheSize(opts.CacheSize)),
+		limits:     newLimiters(*opts.Limits, opts.Now),
+		resets:     newPasswordResets(opts.Now),
+		chatChecks: newChatChecks(),
 	}
 	s.unsubscribe = st.Subscribe(s.onEvent)
 	return s

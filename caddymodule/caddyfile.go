@@ -53,6 +53,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		hash_in_process                 # hash in Caddy's process, not in workers
 //		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
 //		app_session_websockets          # let app sessions open WebSockets
+//		chat_password_secret <secret>   # POST /cubeauth/chat_password for cubeauth-extauth
 //		limits {                        # <count>/<duration> or off
 //			failures_per_account_ip 10/15m
 //			failures_per_account 100/1h
@@ -143,6 +144,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = h.parseApp(d)
 		case "app_session_websockets":
 			h.AppSessionWebSockets, err = true, noArgs(d)
+		case "chat_password_secret":
+			err = parseString(d, &h.ChatPasswordSecret)
 		case "smtp":
 			err = h.parseSMTP(d)
 		case "password_reset":

@@ -37,6 +37,10 @@ func (h *Handler) endpointFor(r *http.Request) *endpoint {
 		return &endpoint{serve: (*Handler).servePasswordReset}
 	case resetPagePath:
 		return &endpoint{serve: (*Handler).serveResetPage}
+	case chatPasswordPath:
+		if h.chatSecret != nil {
+			return &endpoint{serve: (*Handler).serveChatPassword}
+		}
 	}
 	if rest, ok := strings.CutPrefix(path, "/users/"); ok {
 		return &endpoint{serve: (*Handler).serveUser, id: rest}

@@ -95,6 +95,15 @@ type Handler struct {
 	// session's other upgrade offers, such as h2c, always lose their
 	// Upgrade header and go on as plain reads.) Default: false.
 	AppSessionWebSockets bool `json:"app_session_websockets,omitempty"`
+	// ChatPasswordSecret turns on POST /cubeauth/chat_password, where
+	// cubeauth-extauth, showing this secret, asks whether an XMPP login's
+	// password is the user's password (ConnectyCube's chat accepts it as
+	// well as a session token). At least 16 characters; placeholders
+	// ({env.X}, {file.X}) are resolved. Default: none, and the path is
+	// forwarded like any other.
+	ChatPasswordSecret string `json:"chat_password_secret,omitempty"`
+
+	chatSecret []byte
 	// SMTP is the mail server for password reset mails. Default: none, and
 	// password reset requests are refused.
 	SMTP *SMTPConfig `json:"smtp,omitempty"`
@@ -239,6 +248,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Hasher:        hasher,
 	}
 	if err := h.provisionPasswordReset(); err != nil {
+		return err
+	}
+	if err := h.provisionChatPassword(); err != nil {
 		return err
 	}
 	app, err := ctx.App("cubeauth")

@@ -47,6 +47,7 @@ const caddyfileTemplate = `{GLOBALS}
 http://127.0.0.1:{PORT} {
 	cubeauth {
 		storage badger {DIR}/data
+		chat_password_secret ` + e2eChatSecret + `
 		app 1 {
 			auth_key 6f1c2b8e-0d4a-4c55-9a57-2a3c4f1e9b10
 			auth_secret some-secret
@@ -64,6 +65,10 @@ http://127.0.0.1:{BACKEND} {
 	respond ` + "`" + `{"user_id":"{header.X-Cube-User-Id}","app_id":"{header.X-Cube-App-Id}","login":"{header.X-Cube-User-Login}","session_type":"{header.X-Cube-Session-Type}","method":"{method}","x_cube_extra":"{header.X-Cube-Extra}","cb_token":"{header.CB-Token}","authorization":"{header.Authorization}"}` + "`" + `
 }
 `
+
+// e2eChatSecret is the e2e server's chat_password_secret, which the XMPP
+// tests give cubeauth-extauth.
+const e2eChatSecret = "e2e-chat-password-secret"
 
 // server is a running Caddy with cubeauth, built from this repository.
 type server struct {

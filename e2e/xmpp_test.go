@@ -52,7 +52,14 @@ type extauthProcess struct {
 
 func startExtauth(t *testing.T, bin string, args ...string) *extauthProcess {
 	t.Helper()
+	return startExtauthWith(t, nil, bin, args...)
+}
+
+// startExtauthWith starts the adapter with env added to its environment.
+func startExtauthWith(t *testing.T, env []string, bin string, args ...string) *extauthProcess {
+	t.Helper()
 	p := &extauthProcess{cmd: exec.Command(bin, args...)}
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = &p.stderr
 	var err error
 	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
@@ -130,6 +137,7 @@ func TestXMPPExtauthAdapterAsksCubeauth(t *testing.T) {
 		{"a login instead of {userId}-{appId}", "auth:xalice" + suffix + ":localhost:" + alice.Token, 0},
 		{"isuser for a well-formed user", "isuser:" + bobJID + ":localhost", 1},
 		{"isuser for a malformed user", "isuser:bob:localhost", 0},
+		{"the user's password, without the secret shared with cubeauth", "auth:" + aliceJID + ":localhost:supersecret1", 0},
 		{"setpass", "setpass:" + aliceJID + ":localhost:newpass", 0},
 		{"tryregister", "tryregister:" + aliceJID + ":localhost:newpass", 0},
 		{"removeuser", "removeuser:" + aliceJID + ":localhost", 0},
@@ -137,6 +145,22 @@ func TestXMPPExtauthAdapterAsksCubeauth(t *testing.T) {
 		if got := p.ask(t, tc.payload); got != tc.want {
 			t.Errorf("%s: answered %d, want %d", tc.name, got, tc.want)
 		}
+	}
+
+	// With cubeauth's chat_password_secret, the user's password is accepted.
+	withSecret := startExtauthWith(t, []string{"CUBEAUTH_EXTAUTH_SECRET=" + e2eChatSecret}, bin, "-api", srv.URL, "-domains", "localhost")
+	for payload, want := range map[string]int{
+		"auth:" + aliceJID + ":localhost:supersecret1": 1,
+		"auth:" + aliceJID + ":localhost:wrongsecret1": 0,
+		"auth:" + bobJID + ":localhost:" + alice.Token: 0,
+	} {
+		if got := withSecret.ask(t, payload); got != want {
+			t.Errorf("with the secret, %s: answered %d, want %d", strings.SplitN(payload, ":", 3)[1], got, want)
+		}
+	}
+	wrongSecret := startExtauthWith(t, []string{"CUBEAUTH_EXTAUTH_SECRET=not-the-secret-at-all"}, bin, "-api", srv.URL, "-domains", "localhost")
+	if got := wrongSecret.ask(t, "auth:"+aliceJID+":localhost:supersecret1"); got != 0 {
+		t.Errorf("with a wrong secret, the user's password: answered %d, want 0", got)
 	}
 
 	c.do(http.MethodDelete, "/session.json", nil, "CB-Token", alice.Token).want(t, http.StatusOK)
@@ -346,7 +370,9 @@ func startEjabberdOn(t *testing.T, ctl, api string, wsPort int) *ejabberdInstanc
 		"--node", e.node, "foreground")
 	e.cmd.Dir = dir
 	// HOME holds the Erlang cookie; ejabberdctl.cfg sets the distribution port.
-	e.cmd.Env = append(os.Environ(), "HOME="+dir)
+	// The adapter inherits CUBEAUTH_EXTAUTH_SECRET through ejabberd: chat
+	// logins with the user's password.
+	e.cmd.Env = append(os.Environ(), "HOME="+dir, "CUBEAUTH_EXTAUTH_SECRET="+e2eChatSecret)
 	e.cmd.Stdout, e.cmd.Stderr = console, console
 	// Started as the ejabberd user directly (not through ejabberdctl's su),
 	// and in a process group of its own, so that stopping it reaches the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -55,12 +56,15 @@ func plausibleToken(s string) bool {
 	return true
 }
 
-// checker asks cubeauth whether a token is a live user session.
+// checker asks cubeauth whether a token is a live user session, and (with
+// secret set) whether a password is the user's.
 type checker struct {
 	// api is cubeauth's origin, e.g. "http://127.0.0.1:8080".
 	api     string
 	client  *http.Client
 	timeout time.Duration
+	// secret is cubeauth's chat_password_secret; nil: tokens only.
+	secret []byte
 }
 
 // maxSessionBody bounds the GET /session answer the adapter reads.
@@ -126,4 +130,69 @@ func (c *checker) checkToken(ctx context.Context, u chatUser, token string) (ok 
 func rawID(raw json.RawMessage) (int64, bool) {
 	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
 	return positiveID(s)
+}
+
+// chatPasswordPath is cubeauth's password check for chat logins.
+const chatPasswordPath = "/cubeauth/chat_password"
+
+// checkPassword reports whether password is the password of u, by POST
+// {api}/cubeauth/chat_password with the shared secret. cubeauth checks it
+// like a login (its hasher, its per-account failure limits) and remembers a
+// success for a minute, so reconnecting clients do not cost a hash each.
+// Neither reason nor error contains the password or the secret.
+func (c *checker) checkPassword(ctx context.Context, u chatUser, password string) (ok bool, reason string, err error) {
+	if password == "" || len(password) > 4096 {
+		return false, "the password is empty or too long", nil
+	}
+	body, err := json.Marshal(map[string]any{"application_id": u.AppID, "user_id": u.UserID, "password": password})
+	if err != nil {
+		return false, "", fmt.Errorf("building the password check: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api+chatPasswordPath, bytes.NewReader(body))
+	if err != nil {
+		return false, "", fmt.Errorf("building the password check: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cubeauth-Extauth-Secret", string(c.secret))
+	req.Header.Set("User-Agent", "cubeauth-extauth")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return false, "", fmt.Errorf("asking cubeauth: %w", err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxSessionBody))
+	if err != nil {
+		return false, "", fmt.Errorf("reading cubeauth's answer: %w", err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		if bytes.Contains(answer, []byte("Required session does not exist")) {
+			// The path went to the backend's side: a token was wanted.
+			return false, "", fmt.Errorf("cubeauth does not check chat passwords: set chat_password_secret in its config")
+		}
+		return false, "neither a live session token nor the user's password", nil
+	case http.StatusUnprocessableEntity:
+		return false, "neither a live session token nor the user's password", nil
+	case http.StatusTooManyRequests:
+		return false, "too many wrong passwords for this user: try again later", nil
+	case http.StatusForbidden:
+		return false, "", fmt.Errorf("cubeauth refused the adapter's secret (set the same chat_password_secret on both)")
+	default:
+		return false, "", fmt.Errorf("cubeauth answered %s", resp.Status)
+	}
+	var v struct {
+		User *struct {
+			ID json.RawMessage `json:"id"`
+		} `json:"user"`
+	}
+	if err := json.Unmarshal(answer, &v); err != nil || v.User == nil {
+		return false, "", fmt.Errorf("cubeauth's answer is not {\"user\": {...}}")
+	}
+	if id, _ := rawID(v.User.ID); id != u.UserID {
+		return false, "", fmt.Errorf("cubeauth's answer names another user")
+	}
+	return true, "", nil
 }

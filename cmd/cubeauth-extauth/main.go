@@ -1,9 +1,12 @@
 // Command cubeauth-extauth lets ejabberd check XMPP logins against cubeauth,
 // through ejabberd's external authentication (auth_method: external). The
 // official ConnectyCube SDKs log in to chat with the user name
-// "{userId}-{appId}" and, as password, the user's current session token;
-// this adapter accepts such a login only if cubeauth says the token is a live
-// user session of exactly that user in exactly that application.
+// "{userId}-{appId}" and, as password, the user's current session token or
+// (chat.connect({userId, password})) the user's password; this adapter
+// accepts such a login only if cubeauth says the token is a live user
+// session of exactly that user in exactly that application, or, when it
+// shares a secret with cubeauth (chat_password_secret), that the password is
+// that user's.
 //
 // ejabberd starts it (extauth_program) and speaks to it on stdin/stdout:
 // frames of a 2-byte big-endian length and a payload. For each request it
@@ -11,7 +14,9 @@
 //
 //	auth:User:Server:Token       GET {api}/session.json with CB-Token: Token; 1 only if
 //	                             Server is a configured domain, and 200 and
-//	                             session.user_id, session.application_id match User
+//	                             session.user_id, session.application_id match User;
+//	                             else, with a secret, POST {api}/cubeauth/chat_password
+//	                             {application_id, user_id, password}: 1 if 200
 //	isuser:User:Server           1 if Server is a configured domain and User is a
 //	                             well-formed "{userId}-{appId}" (see below)
 //	setpass, tryregister,
@@ -36,6 +41,10 @@
 //	          chat domain it was meant for
 //	-timeout  how long one question to cubeauth may take (CUBEAUTH_EXTAUTH_TIMEOUT; default 5s)
 //	-v        also log accepted logins
+//
+// and CUBEAUTH_EXTAUTH_SECRET (an environment variable only, so that it is
+// not in the process list): cubeauth's chat_password_secret, which lets
+// users log in to chat with their password.
 //
 // It logs refusals and failures to stderr, never a password or token; user
 // names and domains are quoted (%q), so a control character in one cannot
@@ -84,8 +93,12 @@ func main() {
 	if err != nil {
 		logger.Fatal(err)
 	}
+	var secret []byte
+	if v := os.Getenv("CUBEAUTH_EXTAUTH_SECRET"); v != "" {
+		secret = []byte(v)
+	}
 	a := &adapter{
-		checker: &checker{api: origin, client: &http.Client{}, timeout: *timeout},
+		checker: &checker{api: origin, client: &http.Client{}, timeout: *timeout, secret: secret},
 		domains: domains,
 		log:     logger,
 		verbose: *verbose,
@@ -181,6 +194,10 @@ func (a *adapter) handle(ctx context.Context, payload []byte) bool {
 			return false
 		}
 		ok, reason, err := a.checker.checkToken(ctx, u, req.Password)
+		if !ok && err == nil && a.checker.secret != nil {
+			// Not a session token of this user: perhaps its password.
+			ok, reason, err = a.checker.checkPassword(ctx, u, req.Password)
+		}
 		switch {
 		case err != nil:
 			a.log.Printf("%s: refused: %v", req, err)

@@ -2,7 +2,8 @@
 // connectycube@6.1.2 connects to chat on a real ejabberd whose logins are
 // checked by cubeauth (examples/xmpp: auth_method external with
 // cmd/cubeauth-extauth). The SDK logs in with SASL PLAIN as
-// "{userId}-{appId}" and, as password, the session token it got from cubeauth.
+// "{userId}-{appId}" and, as password, the session token it got from cubeauth
+// or the user's password (checked by cubeauth through chat_password_secret).
 // Only a live user session of that very user is let in.
 //
 // Environment (set by e2e/xmpp_test.go), besides scenario.js's:
@@ -109,6 +110,30 @@ scenario('v6 chat.connect on ejabberd with cubeauth tokens', async () => {
     const appSession = await appSDK.createSession();
     assert.equal(appSession.user_id ?? null, null, 'an app session has no user');
     await expectRefused(alice.user_id, appSession.token, 'app session token');
+  });
+
+  await step("chat.connect with the user's password is accepted too (as the vendor's videochat sample logs in)", async () => {
+    const sdk = newSDK();
+    assert.equal(await connect(sdk, alice.user_id, password), true);
+    assert.equal(sdk.chat.currentUserId, alice.user_id);
+    await sdk.chat.disconnect();
+    // Again at once: cubeauth remembers the check, no second hash.
+    const again = newSDK();
+    assert.equal(await connect(again, alice.user_id, password), true);
+    await again.chat.disconnect();
+  });
+
+  await step('a wrong password, or a password for an unknown user, is refused', async () => {
+    await expectRefused(alice.user_id, 'not-the-password', 'wrong password');
+    await expectRefused(bob.user_id + 1000000, password, 'password for an unknown user');
+  });
+
+  await step('after a password change the old password no longer opens a chat connection', async () => {
+    await aliceSDK.users.update({ password: 'supersecret2', old_password: password });
+    await expectRefused(alice.user_id, password, 'the old password');
+    const sdk = newSDK();
+    assert.equal(await connect(sdk, alice.user_id, 'supersecret2'), true);
+    await sdk.chat.disconnect();
   });
 
   await step('after destroySession the old token no longer opens a chat connection', async () => {
