@@ -54,6 +54,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		argon2 <memory_kib> <time>      # default 19456 2 (OWASP)
 //		app_session_websockets          # let app sessions open WebSockets
 //		chat_password_secret <secret>   # POST /cubeauth/chat_password for cubeauth-extauth
+//		account_settings {              # GET /account_settings
+//			api_endpoint <url>
+//			chat_endpoint <host>
+//		}
 //		limits {                        # <count>/<duration> or off
 //			failures_per_account_ip 10/15m
 //			failures_per_account 100/1h
@@ -146,6 +150,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.AppSessionWebSockets, err = true, noArgs(d)
 		case "chat_password_secret":
 			err = parseString(d, &h.ChatPasswordSecret)
+		case "account_settings":
+			h.AccountSettings, err = parseAccountSettings(d)
 		case "smtp":
 			err = h.parseSMTP(d)
 		case "password_reset":

@@ -37,6 +37,8 @@ func (h *Handler) endpointFor(r *http.Request) *endpoint {
 		return &endpoint{serve: (*Handler).servePasswordReset}
 	case resetPagePath:
 		return &endpoint{serve: (*Handler).serveResetPage}
+	case accountSettingsPath:
+		return &endpoint{serve: (*Handler).serveAccountSettings}
 	case chatPasswordPath:
 		if h.chatSecret != nil {
 			return &endpoint{serve: (*Handler).serveChatPassword}

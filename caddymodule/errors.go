@@ -58,6 +58,7 @@ var refusals = []refusal{
 	{is(authcore.ErrForbidden), http.StatusForbidden, fixed(base("Forbidden")), "forbidden"},
 	{is(authcore.ErrListUsersDenied), http.StatusForbidden, fixed(base("Listing users is not allowed in this application; sign in as a user")), "list_users_denied"},
 	{isType[*authcore.PrivateFieldError], http.StatusForbidden, typedBody(func(e *authcore.PrivateFieldError) errorBody { return base(e.Error()) }), "private_field"},
+	{is(errNoAccountSettings), http.StatusNotFound, fixed(base("Account settings are not configured on this server")), "no_account_settings"},
 	{is(errChatSecret), http.StatusForbidden, fixed(base("Forbidden")), "chat_secret"},
 	{is(authcore.ErrGuestsDenied), http.StatusForbidden, fixed(base("Guest sessions are not allowed in this application")), "guests_denied"},
 	{is(authcore.ErrBadSignature), http.StatusUnprocessableEntity, fixed(list("Unexpected signature")), "bad_signature"},

@@ -104,6 +104,10 @@ type Handler struct {
 	ChatPasswordSecret string `json:"chat_password_secret,omitempty"`
 
 	chatSecret []byte
+
+	// AccountSettings is what GET /account_settings answers. Default: none,
+	// and the endpoint answers 404 in the ConnectyCube error shape.
+	AccountSettings *AccountSettings `json:"account_settings,omitempty"`
 	// SMTP is the mail server for password reset mails. Default: none, and
 	// password reset requests are refused.
 	SMTP *SMTPConfig `json:"smtp,omitempty"`
@@ -251,6 +255,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := h.provisionChatPassword(); err != nil {
+		return err
+	}
+	if err := h.AccountSettings.validate(); err != nil {
 		return err
 	}
 	app, err := ctx.App("cubeauth")
