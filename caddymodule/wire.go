@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -51,7 +52,11 @@ func renderSession(res authcore.SessionResult, token string) sessionJSON {
 
 // userJSON is ConnectyCube's user object.
 type userJSON struct {
-	ID             int64   `json:"id"`
+	ID int64 `json:"id"`
+	// ObjectID is the 24-hex "_id" newer ConnectyCube answers carry: the
+	// creation time's seconds and the ID, so it is stable and unique in
+	// the app (an ObjectId's shape: 4 bytes of time, 8 more).
+	ObjectID       string  `json:"_id"`
 	Login          *string `json:"login"`
 	Email          *string `json:"email"`
 	FullName       *string `json:"full_name"`
@@ -75,6 +80,7 @@ type userJSON struct {
 func renderUser(u store.User) userJSON {
 	out := userJSON{
 		ID:         u.ID,
+		ObjectID:   fmt.Sprintf("%08x%016x", uint32(u.CreatedAt.Unix()), uint64(u.ID)),
 		Login:      nullable(u.Login),
 		Email:      nullable(u.Email),
 		FullName:   nullable(u.FullName),
