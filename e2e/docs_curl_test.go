@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The ConnectyCube REST docs' own curl examples (ConnectyCube/docs,
@@ -167,4 +168,20 @@ func TestTheDocsCurlExamplesWorkAsWritten(t *testing.T) {
 	if st, body = docsCurl(t, srv, docsByLogin, "<TOKEN>", token); st != 401 {
 		t.Fatalf("deleting the user must end its sessions: %d %s", st, body)
 	}
+}
+
+// docsPasswordReset is users.md's password reset example.
+const docsPasswordReset = `curl -X GET \
+-H "CB-Token: <TOKEN>" \
+-d 'email=dacia_k@domain.com' \
+https://api.connectycube.com/users/password/reset`
+
+func TestTheDocsPasswordResetCurlExampleSendsTheMail(t *testing.T) {
+	t.Parallel()
+	s := startResetServer(t, time.Hour)
+	s.signup(t, "dacia", "dacia_k@domain.com", "petU4or!x")
+	if st, body := docsCurl(t, s.server, docsPasswordReset, "<TOKEN>", s.appToken(t)); st != 200 {
+		t.Fatalf("password reset with the email in a form body: %d %s", st, body)
+	}
+	s.linkOfMail(t, 1, "dacia_k@domain.com")
 }
