@@ -13,7 +13,7 @@ func FuzzParseJSONParams(f *testing.F) {
 	for _, v := range signatureVectors {
 		f.Add([]byte(v.body))
 	}
-	for _, s := range []string{`{}`, `{"a":{"b":{"c":1}}}`, `{"a":[1]}`, `{"a":1,"a":2}`, "{\"a\":\"\xff\"}", `{"application_id":{"x":1}}`, `null`, `{"a":1e999}`} {
+	for _, s := range []string{`{}`, `{"a":{"b":{"c":1}}}`, `{"a":[1]}`, `{"a":1,"a":2}`, "{\"a\":\"\xff\"}", `{"application_id":{"x":1}}`, `null`, `{"a":1e999}`, `{"user":{"tag_list":["iphone","apple"]}}`, `{"tag_list":[1,"a,b",null]}`, `{"user":{"login":["a"]}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -35,7 +35,7 @@ func FuzzParseJSONParams(f *testing.F) {
 
 // FuzzParseFormParams is the same for form bodies and query strings.
 func FuzzParseFormParams(f *testing.F) {
-	for _, s := range []string{"application_id=1&auth_key=k&user[login]=a", "a=1&a=2", "%zz", "user[a][b]=1", "a=%ff"} {
+	for _, s := range []string{"application_id=1&auth_key=k&user[login]=a", "a=1&a=2", "%zz", "user[a][b]=1", "a=%ff", "user[tag_list][]=a&user[tag_list][]=b", "user[login][]=a", "tag_list[]=a&tag_list=b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {

@@ -22,7 +22,32 @@ const (
 	maxParams     = 64
 	maxParamKey   = 64
 	maxParamValue = 64 << 10
+	// maxListItems bounds one list parameter (tag_list); a user has a
+	// handful of tags.
+	maxListItems = 100
 )
+
+// listParams are the members that take a list: the SDK typings send
+// tag_list as a JSON array of strings, the docs as a comma-separated
+// string. Either arrives here as the comma-joined string, the one form
+// the domain knows.
+var listParams = map[string]bool{"tag_list": true, "user_tags": true}
+
+// isListParam says whether the flattened key ("tag_list",
+// "user[tag_list]") names a list member.
+func isListParam(key string) bool {
+	name := key
+	if i := strings.LastIndexByte(key, '['); i >= 0 {
+		name = strings.TrimSuffix(key[i+1:], "]")
+	}
+	return listParams[name]
+}
+
+// notAList refuses an array where a scalar belongs: a validation error
+// (422, in ConnectyCube's field shape) that is also ErrBadParams.
+func notAList(key string) error {
+	return fmt.Errorf("%w: %w", ErrBadParams, &ValidationError{Fields: map[string][]string{key: {"must be a single value, not a list"}}})
+}
 
 // ErrBadParams is wrapped by every parameter parsing error.
 var ErrBadParams = errors.New("malformed parameters")
@@ -32,7 +57,9 @@ func badParams(format string, args ...any) error {
 }
 
 // ParseJSONParams flattens a JSON object body. Nested objects deeper than
-// one level, arrays, duplicated keys and invalid UTF-8 are refused.
+// one level, duplicated keys and invalid UTF-8 are refused; arrays only for
+// list members (tag_list), where an array of strings or numbers becomes the
+// comma-joined string.
 func ParseJSONParams(body []byte) (Params, error) {
 	if !utf8.Valid(body) {
 		return nil, badParams("body is not valid UTF-8")
@@ -95,6 +122,9 @@ func readValue(dec *json.Decoder, key string, nestable bool, p Params) error {
 		if v == '{' && nestable {
 			return readMembers(dec, key, p)
 		}
+		if v == '[' {
+			return readList(dec, key, p)
+		}
 		return badParams("parameter %s has an unsupported type", key)
 	case string:
 		value = v
@@ -125,6 +155,51 @@ func readMembers(dec *json.Decoder, prefix string, p Params) error {
 	return nil
 }
 
+// readList reads the items of an array whose opening bracket was read: only
+// for list members, only strings and numbers, at most maxListItems, none
+// empty or holding the comma that separates them.
+func readList(dec *json.Decoder, key string, p Params) error {
+	if !isListParam(key) {
+		return notAList(key)
+	}
+	var items []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return badParams("invalid JSON")
+		}
+		var item string
+		switch v := tok.(type) {
+		case string:
+			item = v
+		case json.Number:
+			item = v.String()
+		default:
+			return badParams("parameter %s must be a list of strings", key)
+		}
+		if err := appendListItem(&items, key, item); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return badParams("invalid JSON")
+	}
+	return setParam(p, key, strings.Join(items, ","))
+}
+
+// appendListItem adds one item of list parameter key, within the bounds
+// both body formats share.
+func appendListItem(items *[]string, key, item string) error {
+	if len(*items) >= maxListItems {
+		return badParams("parameter %s has more than %d items", key, maxListItems)
+	}
+	if strings.TrimSpace(item) == "" || strings.Contains(item, ",") {
+		return fmt.Errorf("%w: %w", ErrBadParams, &ValidationError{Fields: map[string][]string{key: {"items must be non-empty and hold no comma"}}})
+	}
+	*items = append(*items, item)
+	return nil
+}
+
 func setParam(p Params, key, value string) error {
 	if len(p) >= maxParams {
 		return badParams("too many parameters")
@@ -140,7 +215,9 @@ func setParam(p Params, key, value string) error {
 }
 
 // ParseFormParams reads an application/x-www-form-urlencoded body or query
-// string, where nested keys already arrive flattened ("user[login]").
+// string, where nested keys already arrive flattened ("user[login]"). A list
+// member may come as repeated "user[tag_list][]" keys, the form spelling of
+// a JSON array.
 func ParseFormParams(encoded string) (Params, error) {
 	values, err := url.ParseQuery(encoded)
 	if err != nil {
@@ -148,6 +225,14 @@ func ParseFormParams(encoded string) (Params, error) {
 	}
 	p := Params{}
 	for key, vs := range values {
+		if base, ok := strings.CutSuffix(key, "[]"); ok && isListParam(base) && strings.Count(base, "[") <= 1 {
+			if err := setFormList(p, values, base, vs); err != nil {
+				return nil, err
+			}
+			continue
+		} else if ok {
+			return nil, notAList(base)
+		}
 		if len(vs) > 1 {
 			return nil, badParams("parameter %s given twice", key)
 		}
@@ -159,6 +244,24 @@ func ParseFormParams(encoded string) (Params, error) {
 		}
 	}
 	return p, nil
+}
+
+// setFormList sets list parameter base from the values of its "base[]"
+// keys; the same list given both ways is given twice.
+func setFormList(p Params, values url.Values, base string, vs []string) error {
+	if values.Has(base) {
+		return badParams("parameter %s given twice", base)
+	}
+	if len(base)+2 > maxParamKey {
+		return badParams("invalid parameter name")
+	}
+	var items []string
+	for _, v := range vs {
+		if err := appendListItem(&items, base, v); err != nil {
+			return err
+		}
+	}
+	return setParam(p, base, strings.Join(items, ","))
 }
 
 // Sub returns the members of the one-level object name, keyed by member

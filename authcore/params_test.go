@@ -23,6 +23,18 @@ func TestParseJSONParams(t *testing.T) {
 		{name: "duplicate key", body: `{"a":1,"a":2}`, wantErr: true},
 		{name: "duplicate nested key", body: `{"user":{"login":"a","login":"b"}}`, wantErr: true},
 		{name: "array", body: `{"a":[1,2]}`, wantErr: true},
+		{name: "tag list as an array is comma-joined", body: `{"user":{"login":"a","tag_list":["iphone","apple",7]}}`,
+			want: Params{"user[login]": "a", "user[tag_list]": "iphone,apple,7"}},
+		{name: "tag list as a string is kept", body: `{"user":{"tag_list":"iphone,apple"}}`,
+			want: Params{"user[tag_list]": "iphone,apple"}},
+		{name: "empty tag list", body: `{"user":{"tag_list":[]}}`, want: Params{"user[tag_list]": ""}},
+		{name: "array in a scalar member", body: `{"user":{"login":["a","b"]}}`, wantErr: true},
+		{name: "tag list of objects", body: `{"user":{"tag_list":[{"a":1}]}}`, wantErr: true},
+		{name: "tag list of lists", body: `{"user":{"tag_list":[["a"]]}}`, wantErr: true},
+		{name: "tag list with a null", body: `{"user":{"tag_list":[null]}}`, wantErr: true},
+		{name: "tag item with a comma", body: `{"user":{"tag_list":["a,b"]}}`, wantErr: true},
+		{name: "empty tag item", body: `{"user":{"tag_list":["a",""]}}`, wantErr: true},
+		{name: "too many tags", body: `{"user":{"tag_list":[` + strings.TrimSuffix(strings.Repeat(`"t",`, maxListItems+1), ",") + `]}}`, wantErr: true},
 		{name: "two levels deep", body: `{"user":{"x":{"y":1}}}`, wantErr: true},
 		{name: "not an object", body: `[1]`, wantErr: true},
 		{name: "trailing garbage", body: `{"a":1} {"b":2}`, wantErr: true},
@@ -79,5 +91,38 @@ func TestParseFormParamsRefusesRepeatedKeys(t *testing.T) {
 	}
 	if sub := p.Sub("user"); sub["login"] != "a b" || len(sub) != 1 {
 		t.Fatalf("Sub(user) = %v", sub)
+	}
+}
+
+func TestAnArrayOutsideAListMemberIsAFieldValidationError(t *testing.T) {
+	for _, parse := range []func() (Params, error){
+		func() (Params, error) { return ParseJSONParams([]byte(`{"user":{"login":["a","b"]}}`)) },
+		func() (Params, error) { return ParseFormParams("user[login][]=a&user[login][]=b") },
+	} {
+		_, err := parse()
+		var verr *ValidationError
+		if !errors.Is(err, ErrBadParams) || !errors.As(err, &verr) || verr.Fields["user[login]"] == nil {
+			t.Fatalf("err = %v, want a ValidationError on user[login] that is ErrBadParams", err)
+		}
+	}
+}
+
+func TestParseFormParamsJoinsARepeatedTagList(t *testing.T) {
+	p, err := ParseFormParams("user[login]=a&user[tag_list][]=iphone&user[tag_list][]=apple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p["user[tag_list]"]; got != "iphone,apple" {
+		t.Fatalf("user[tag_list] = %q, want iphone,apple", got)
+	}
+	for _, bad := range []string{
+		"user[tag_list][]=a&user[tag_list]=b", // the same list twice
+		"user[tag_list][]=a,b",                // an item holding the separator
+		"user[tag_list][]=",                   // an empty item
+		"user[x][tag_list][]=a",               // two levels deep
+	} {
+		if _, err := ParseFormParams(bad); !errors.Is(err, ErrBadParams) {
+			t.Errorf("%s: err = %v, want ErrBadParams", bad, err)
+		}
 	}
 }

@@ -233,11 +233,15 @@ func (h *Handler) lookupUser(w http.ResponseWriter, r *http.Request, by string) 
 	if err != nil {
 		return err
 	}
+	v, err := readQuery(r)
+	if err != nil {
+		return err
+	}
 	q := authcore.UserLookup{ClientIP: clientIP(r)}
 	if by == "by_login" {
-		q.Logins = []string{r.URL.Query().Get("login")}
+		q.Logins = []string{v.Get("login")}
 	} else {
-		q.Emails = []string{r.URL.Query().Get("email")}
+		q.Emails = []string{v.Get("email")}
 	}
 	u, err := h.service.FindUser(r.Context(), id, q)
 	if err != nil {
@@ -254,7 +258,11 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := parseUserQuery(r.URL.Query())
+	v, err := readQuery(r)
+	if err != nil {
+		return err
+	}
+	q, err := parseUserQuery(v)
 	if err != nil {
 		return err
 	}

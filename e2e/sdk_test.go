@@ -38,6 +38,7 @@ func TestOfficialSDKFlows(t *testing.T) {
 	}{
 		{"v6-dev-flow.js", devAppID, devAuthKey, ""},
 		{"v6-prod-flow.js", prodAppID, prodAuthKey, ""},
+		{"v6-formats.js", prodAppID, prodAuthKey, ""},
 		{"v3-signed-flow.js", devAppID, devAuthKey, devAuthSecret},
 	} {
 		t.Run(flow.script, func(t *testing.T) {
