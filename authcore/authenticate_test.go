@@ -48,7 +48,7 @@ func TestAuthenticateReadsOnlyTheSessionAndFollowsALoginChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	login := "erin.new"
-	if _, err := f.svc.UpdateUser(ctx, id, id.UserID, UserInput{Login: &login}); err != nil {
+	if _, err := f.svc.UpdateUser(ctx, id, id.UserID, UserInput{Login: &login}, "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	for name, svc := range map[string]*Service{"cached": f.svc, "uncached": uncached} {

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,12 +33,14 @@ const maxChatChecks = 100_000
 
 // CheckUserPassword returns the user userID of app appID when password is
 // its password, and ErrBadCredentials otherwise (an unknown app or user
-// costs a dummy comparison, like a wrong password). clientIP is the
-// client's address, for the per-IP failure limit; "" (an XMPP server asking
-// for all its users, whose addresses it does not know) leaves only the
-// per-account limits.
-func (s *Service) CheckUserPassword(ctx context.Context, appID, userID int64, password, clientIP string) (store.User, error) {
-	ip := s.limits.clientKey(clientIP)
+// costs a dummy comparison, like a wrong password).
+//
+// The XMPP server asks for all its users and does not say from where they
+// connect, so the failure limits count its checks as one client per app:
+// wrong chat passwords of an app are bounded together (and per account),
+// whatever the attacker's address.
+func (s *Service) CheckUserPassword(ctx context.Context, appID, userID int64, password string) (store.User, error) {
+	ip := "xmpp:" + strconv.FormatInt(appID, 10)
 	if password == "" {
 		return store.User{}, invalid("password", "cannot be blank")
 	}
@@ -51,6 +54,9 @@ func (s *Service) CheckUserPassword(ctx context.Context, appID, userID int64, pa
 	u, err := s.store.GetUser(ctx, appID, userID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if s.hasher.saturated() {
+			return u, errTooManyLogins()
+		}
 		if err := s.hasher.VerifyNobody(ctx, password); err != nil {
 			return u, err
 		}

@@ -18,7 +18,7 @@ func TestAChatPasswordCheckHashesOnceAMinuteAndNotAfterAPasswordChange(t *testin
 	hashes := func() int64 { return d.derived.Load() }
 	start := hashes()
 	for i := range 5 {
-		u, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "supersecret", "192.0.2.1")
+		u, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "supersecret")
 		if err != nil || u.ID != uid {
 			t.Fatalf("check %d: %v, user %d", i, err, u.ID)
 		}
@@ -28,19 +28,19 @@ func TestAChatPasswordCheckHashesOnceAMinuteAndNotAfterAPasswordChange(t *testin
 	}
 	for name, check := range map[string]func() error{
 		"a wrong password": func() error {
-			_, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "wrong-password", "192.0.2.1")
+			_, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "wrong-password")
 			return err
 		},
 		"another app": func() error {
-			_, err := f.svc.CheckUserPassword(t.Context(), 2, uid, "supersecret", "192.0.2.1")
+			_, err := f.svc.CheckUserPassword(t.Context(), 2, uid, "supersecret")
 			return err
 		},
 		"an unknown user": func() error {
-			_, err := f.svc.CheckUserPassword(t.Context(), 1, uid+100, "supersecret", "192.0.2.1")
+			_, err := f.svc.CheckUserPassword(t.Context(), 1, uid+100, "supersecret")
 			return err
 		},
 		"an unknown app id": func() error {
-			_, err := f.svc.CheckUserPassword(t.Context(), 0, uid, "supersecret", "192.0.2.1")
+			_, err := f.svc.CheckUserPassword(t.Context(), 0, uid, "supersecret")
 			return err
 		},
 	} {
@@ -52,7 +52,7 @@ func TestAChatPasswordCheckHashesOnceAMinuteAndNotAfterAPasswordChange(t *testin
 	// A minute later the check hashes again.
 	f.clock.Advance(chatCheckTTL + time.Second)
 	before := hashes()
-	if _, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "supersecret", "192.0.2.1"); err != nil {
+	if _, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "supersecret"); err != nil {
 		t.Fatal(err)
 	}
 	if hashes() == before {
@@ -65,33 +65,52 @@ func TestAChatPasswordCheckHashesOnceAMinuteAndNotAfterAPasswordChange(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.UpdateUser(t.Context(), id, uid, UserInput{Password: &newPassword, OldPassword: &old}); err != nil {
+	if _, err := f.svc.UpdateUser(t.Context(), id, uid, UserInput{Password: &newPassword, OldPassword: &old}, "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "supersecret", "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := f.svc.CheckUserPassword(t.Context(), 1, uid, "supersecret"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("the old password after a change: %v, want ErrBadCredentials", err)
 	}
-	if _, err := f.svc.CheckUserPassword(t.Context(), 1, uid, newPassword, "192.0.2.1"); err != nil {
+	if _, err := f.svc.CheckUserPassword(t.Context(), 1, uid, newPassword); err != nil {
 		t.Fatalf("the new password: %v", err)
 	}
 }
 
-func TestWrongChatPasswordsAreThrottledLikeLogins(t *testing.T) {
+func TestWrongChatPasswordsAreThrottledPerAccountAndPerApp(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.login(t, 1, "chatter", "supersecret", "192.0.2.1")
+	alice, err := f.login(t, 1, "alice", "supersecret", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last error
-	for range DefaultLimits.FailuresPerAccountIP.Count + 1 {
-		_, last = f.svc.CheckUserPassword(t.Context(), 1, res.User.ID, "wrong-password", "192.0.2.7")
+	bob, err := f.login(t, 1, "bob", "supersecret", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
 	}
 	var busy *BusyError
-	if !errors.As(last, &busy) {
-		t.Fatalf("after %d wrong passwords: %v, want a BusyError (429)", DefaultLimits.FailuresPerAccountIP.Count+1, last)
+	var last error
+	for range DefaultLimits.FailuresPerAccountIP.Count + 1 {
+		_, last = f.svc.CheckUserPassword(t.Context(), 1, alice.User.ID, "wrong-password")
 	}
-	// Signing in with a login and password meets the same account's counter.
-	if _, err := f.login(t, 1, "chatter", "supersecret", "192.0.2.7"); !errors.As(err, &busy) {
-		t.Fatalf("POST /session from the throttled IP: %v, want a BusyError", err)
+	if !errors.As(last, &busy) {
+		t.Fatalf("after %d wrong chat passwords: %v, want a BusyError (429)", DefaultLimits.FailuresPerAccountIP.Count+1, last)
+	}
+	// Another user's chat login, and alice's own login over the API, go on.
+	if _, err := f.svc.CheckUserPassword(t.Context(), 1, bob.User.ID, "supersecret"); err != nil {
+		t.Fatalf("bob's chat password after alice's were throttled: %v", err)
+	}
+	if _, err := f.login(t, 1, "alice", "supersecret", "192.0.2.7"); err != nil {
+		t.Fatalf("alice's POST /session after her chat passwords were throttled: %v", err)
+	}
+	// Unknown users cost a dummy hash each, so they count for the whole
+	// app's chat: a flood of them stops.
+	throttled := false
+	for i := range DefaultLimits.FailuresPerIP.Count + 1 {
+		if _, err := f.svc.CheckUserPassword(t.Context(), 1, 1_000_000+int64(i), "guess"); errors.As(err, &busy) {
+			throttled = true
+			break
+		}
+	}
+	if !throttled {
+		t.Fatalf("%d chat checks for unknown users were never throttled", DefaultLimits.FailuresPerIP.Count+1)
 	}
 }

@@ -174,7 +174,7 @@ func TestAResetCancelsTheOtherLinksAndAPasswordChangeOrDeletionCancelsAll(t *tes
 		t.Fatal(err)
 	}
 	pw, old := "changed-by-put", "brand-new-password"
-	if _, err := rf.svc.UpdateUser(ctx, id, rf.alice.ID, UserInput{Password: &pw, OldPassword: &old}); err != nil {
+	if _, err := rf.svc.UpdateUser(ctx, id, rf.alice.ID, UserInput{Password: &pw, OldPassword: &old}, "192.0.2.1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := rf.svc.CheckPasswordReset(ctx, pending); !errors.Is(err, ErrNotFound) {

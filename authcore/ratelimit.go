@@ -78,6 +78,11 @@ type Limits struct {
 	// LookupsPerSession bounds the users one session looks up or lists.
 	// Default: 600/1m.
 	LookupsPerSession Rate
+	// EmailChangesPerUser bounds how often one user sets a new email: the
+	// answer tells whether another user has it, so without a bound a
+	// signed-up user would be an oracle for every address. Each change
+	// also counts as a lookup of the client's IP. Default: 10/1h.
+	EmailChangesPerUser Rate
 	// IPv6Prefix is how many leading bits of an IPv6 client address the
 	// per-IP limits count as one client. Default: 64 (0 means the default);
 	// 128 counts each address apart.
@@ -98,6 +103,7 @@ var DefaultLimits = Limits{
 	SignupsPerIP:         Rate{60, time.Minute},
 	LookupsPerIP:         Rate{3000, time.Minute},
 	LookupsPerSession:    Rate{600, time.Minute},
+	EmailChangesPerUser:  Rate{10, time.Hour},
 	IPv6Prefix:           DefaultIPv6Prefix,
 }
 
@@ -113,6 +119,7 @@ const (
 	LimitSignupsPerApp        = "signups_per_app"
 	LimitLookupsPerIP         = "lookups_per_ip"
 	LimitLookupsPerSession    = "lookups_per_session"
+	LimitEmailChangesPerUser  = "email_changes_per_user"
 )
 
 // limiter counts events per key in a sliding window (two fixed windows,
@@ -364,7 +371,7 @@ func (l *limiter) len() int {
 type limiters struct {
 	failuresAccountIP, failuresAccount, failuresIP           *limiter
 	sessionsIP, sessionsApp, loginsIP, signupsIP, signupsApp *limiter
-	lookupsIP, lookupsSession                                *limiter
+	lookupsIP, lookupsSession, emailChangesUser              *limiter
 	ipv6Prefix                                               int
 }
 
@@ -384,6 +391,7 @@ func newLimiters(l Limits, now func() time.Time) limiters {
 		signupsApp:        newLimiter(LimitSignupsPerApp, l.SignupsPerApp, now, false),
 		lookupsIP:         newLimiter(LimitLookupsPerIP, l.LookupsPerIP, now, false),
 		lookupsSession:    newLimiter(LimitLookupsPerSession, l.LookupsPerSession, now, false),
+		emailChangesUser:  newLimiter(LimitEmailChangesPerUser, l.EmailChangesPerUser, now, false),
 		ipv6Prefix:        prefix,
 	}
 }
@@ -421,6 +429,15 @@ func (ls *limiters) beforeSignup(client string, appID int64) error {
 		return err
 	}
 	return ls.signupsApp.take(strconv.FormatInt(appID, 10))
+}
+
+// beforeEmailChange refuses a new email over the limits of the account or
+// of its client's lookups.
+func (ls *limiters) beforeEmailChange(account, client string) error {
+	if err := ls.emailChangesUser.take(account); err != nil {
+		return err
+	}
+	return ls.lookupsIP.take(client)
 }
 
 // beforeLookup refuses, before the user is read, a client IP that has

@@ -363,8 +363,9 @@ func checkLength(field, v string, minLen, maxLen int) error {
 }
 
 // UpdateUser changes the caller's own user. A new password needs the old
-// one, and ends every other session of the user.
-func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64, in UserInput) (store.User, error) {
+// one, and ends every other session of the user. A new email counts
+// against the email-change limit of the user and the lookups of clientIP.
+func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64, in UserInput, clientIP string) (store.User, error) {
 	if err := ownUser(caller, userID); err != nil {
 		return store.User{}, err
 	}
@@ -372,8 +373,15 @@ func (s *Service) UpdateUser(ctx context.Context, caller Identity, userID int64,
 	if err != nil {
 		return u, storeErr(err, ErrNotFound)
 	}
+	oldEmail := u.Email
 	if err := applyUserInput(&u, in, false); err != nil {
 		return u, err
+	}
+	if u.Email != "" && u.Email != oldEmail {
+		// "has already been taken" tells whether someone has the address.
+		if err := s.limits.beforeEmailChange(accountKey(caller.AppID, u.ID), s.limits.clientKey(clientIP)); err != nil {
+			return u, err
+		}
 	}
 	newPassword := in.Password != nil && *in.Password != ""
 	if newPassword {

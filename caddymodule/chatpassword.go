@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
@@ -17,9 +18,10 @@ import (
 // ConnectyCube's API, so that no backend route is taken.
 const chatPasswordPath = "/cubeauth/chat_password"
 
-// chatSecretHeader carries the adapter's shared secret. Not under the
-// identity prefix: clients' headers under it are removed before anything.
-const chatSecretHeader = "Cubeauth-Extauth-Secret"
+// chatSecretScheme is the Authorization scheme of the adapter's shared
+// secret: Authorization, because Caddy's access log redacts it (unless
+// log_credentials), so the secret is never logged.
+const chatSecretScheme = "Extauth "
 
 // errChatSecret refuses a chat password check without the adapter's secret.
 var errChatSecret = errors.New("chat password check without the adapter's secret")
@@ -47,13 +49,13 @@ func (h *Handler) provisionChatPassword() error {
 // user's, else 401 like a wrong password at POST /session.
 //
 // Every request comes from the XMPP server's address, which stands for
-// every chat user: the per-IP failure limit would let one attacker lock
-// all of them out, so only the per-account limits apply.
+// every chat user: authcore counts the checks as one client per app.
 func (h *Handler) serveChatPassword(w http.ResponseWriter, r *http.Request, _ string) error {
 	if r.Method != http.MethodPost {
 		return errMethodNotAllowed
 	}
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get(chatSecretHeader)), h.chatSecret) != 1 {
+	given, _ := strings.CutPrefix(r.Header.Get("Authorization"), chatSecretScheme)
+	if subtle.ConstantTimeCompare([]byte(given), h.chatSecret) != 1 {
 		return errChatSecret
 	}
 	p, err := readParams(r)
@@ -72,7 +74,7 @@ func (h *Handler) serveChatPassword(w http.ResponseWriter, r *http.Request, _ st
 	if len(verr.Fields) > 0 {
 		return verr
 	}
-	u, err := h.service.CheckUserPassword(r.Context(), ids["application_id"], ids["user_id"], p["password"], "")
+	u, err := h.service.CheckUserPassword(r.Context(), ids["application_id"], ids["user_id"], p["password"])
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,12 @@ func TestChatPasswordChecksAnswerOnlyWhenEnabled(t *testing.T) {
 	s := ts.session(t, userBody(1, devKey, "chatter", "supersecret"))
 	uid := strconv.Itoa(int(s["user_id"].(float64)))
 	check := func(body string) response {
-		return ts.do("POST", "/cubeauth/chat_password", body, "Cubeauth-Extauth-Secret", secret)
+		return ts.do("POST", "/cubeauth/chat_password", body, "Authorization", "Extauth "+secret)
 	}
 	// Without the adapter's secret, or with another, it is no password oracle.
-	for _, wrong := range []string{"", secret + "x", "a-shared-secret-of-the-adaptex"} {
+	for _, wrong := range []string{"", secret + "x", "a-shared-secret-of-the-adaptex", " " + secret} {
 		expectError(t, ts.do("POST", "/cubeauth/chat_password", `{"application_id":1,"user_id":`+uid+`,"password":"supersecret"}`,
-			"Cubeauth-Extauth-Secret", wrong), http.StatusForbidden, "Forbidden")
+			"Authorization", "Extauth "+wrong), http.StatusForbidden, "Forbidden")
 	}
 
 	res := check(`{"application_id":1,"user_id":` + uid + `,"password":"supersecret"}`)
@@ -30,7 +30,7 @@ func TestChatPasswordChecksAnswerOnlyWhenEnabled(t *testing.T) {
 	expectError(t, check(`{"application_id":1,"user_id":`+uid+`,"password":"wrong-password"}`), http.StatusUnauthorized, "Unauthorized")
 	expectError(t, check(`{"application_id":2,"user_id":`+uid+`,"password":"supersecret"}`), http.StatusUnauthorized, "Unauthorized")
 	expectError(t, check(`{"application_id":1,"user_id":"x","password":"supersecret"}`), http.StatusUnprocessableEntity, "user_id")
-	expectError(t, ts.do("GET", "/cubeauth/chat_password", "", "Cubeauth-Extauth-Secret", secret), http.StatusMethodNotAllowed, "")
+	expectError(t, ts.do("GET", "/cubeauth/chat_password", "", "Authorization", "Extauth "+secret), http.StatusMethodNotAllowed, "")
 	if n := ts.reachedCount(); n != 0 {
 		t.Fatalf("%d checks reached the backend", n)
 	}

@@ -56,6 +56,9 @@ type LimitsConfig struct {
 	// LookupsPerSession bounds the users one session looks up or lists.
 	// Default: 600/1m.
 	LookupsPerSession string `json:"lookups_per_session,omitempty"`
+	// EmailChangesPerUser bounds how often one user sets a new email (the
+	// answer tells whether the address is taken). Default: 10/1h.
+	EmailChangesPerUser string `json:"email_changes_per_user,omitempty"`
 	// IPv6Prefix is how many leading bits of an IPv6 client address the
 	// per-IP limits count as one client (clients rotate addresses inside
 	// their /64 for free); 128 counts every address apart. Default: 64.
@@ -75,6 +78,7 @@ func (c *LimitsConfig) fields(l *authcore.Limits) []limitField {
 		{"signups_per_app", &c.SignupsPerApp, &l.SignupsPerApp},
 		{"lookups_per_ip", &c.LookupsPerIP, &l.LookupsPerIP},
 		{"lookups_per_session", &c.LookupsPerSession, &l.LookupsPerSession},
+		{"email_changes_per_user", &c.EmailChangesPerUser, &l.EmailChangesPerUser},
 	}
 }
 

@@ -212,7 +212,7 @@ func (h *Handler) serveUser(w http.ResponseWriter, r *http.Request, rest string)
 		if err != nil {
 			return err
 		}
-		u, err := h.service.UpdateUser(ctx, id, userID, authcore.UserInputFrom(p))
+		u, err := h.service.UpdateUser(ctx, id, userID, authcore.UserInputFrom(p), clientIP(r))
 		if err != nil {
 			return err
 		}

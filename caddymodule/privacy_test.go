@@ -200,3 +200,24 @@ func TestAppPolicyConfigIsValidatedAtLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestChangingTheEmailIsNoUnthrottledOracleForWhoHasAnAddress(t *testing.T) {
+	ts := newTestServer(t)
+	ts.signUp(t, 2, prodKey, "anna", "anna@example.com", "supersecret")
+	id := ts.signUp(t, 2, prodKey, "mallory", "mallory@example.com", "supersecret")
+	tok := ts.session(t, `{"application_id":2,"auth_key":"`+prodKey+`","user":{"login":"mallory","password":"supersecret"}}`)["token"].(string)
+	probe := func(email string) response {
+		return ts.do("PUT", "/users/"+id+".json", `{"user":{"email":"`+email+`"}}`, "CB-Token", tok)
+	}
+	expectError(t, probe("anna@example.com"), http.StatusUnprocessableEntity, "has already been taken")
+	for i := range 9 { // the rest of the default 10 an hour
+		if res := probe("probe" + strconv.Itoa(i) + "@example.com"); res.status != http.StatusOK {
+			t.Fatalf("email change %d: %d %s", i+2, res.status, res.raw)
+		}
+	}
+	expectError(t, probe("anna@example.com"), http.StatusTooManyRequests, "")
+	// Other changes go on.
+	if res := ts.do("PUT", "/users/"+id+".json", `{"user":{"full_name":"M"}}`, "CB-Token", tok); res.status != http.StatusOK {
+		t.Fatalf("a full_name change after the email limit: %d %s", res.status, res.raw)
+	}
+}

@@ -43,6 +43,7 @@ http://127.0.0.1:{PORT} {
 		session_ttl {TTL}
 		hash_concurrency {HASHES}
 		hash_wait {HASH_WAIT}
+		chat_password_secret {env.TEST_CHAT_SECRET}
 		limits {
 			sessions_per_ip off
 			signups_per_ip off
@@ -107,7 +108,7 @@ func startHardenedIn(t *testing.T, dir string, vars ...string) *hardenedServer {
 			h.vars[vars[i]] = vars[i+1]
 		}
 		return h.caddyfile()
-	}, testcaddy.WithEnv("TEST_DEV_KEY="+devAuthKey, "TEST_DEV_SECRET="+devAuthSecret, "TEST_PROD_KEY="+prodAuthKey))
+	}, testcaddy.WithEnv("TEST_DEV_KEY="+devAuthKey, "TEST_DEV_SECRET="+devAuthSecret, "TEST_PROD_KEY="+prodAuthKey, "TEST_CHAT_SECRET="+e2eChatSecret))
 	return h
 }
 
@@ -458,7 +459,7 @@ func TestLogsNeverContainPasswordsTokensKeysOrSecrets(t *testing.T) {
 	srv := startHardened(t)
 	c := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
-	secrets := []string{devAuthKey, prodAuthKey, devAuthSecret}
+	secrets := []string{devAuthKey, prodAuthKey, devAuthSecret, e2eChatSecret}
 
 	devPassword, prodPassword, wrongPassword := "dev-pass-"+suffix, "prod-pass-"+suffix, "wrong-pass-"+suffix
 	secrets = append(secrets, devPassword, prodPassword, wrongPassword)
@@ -472,6 +473,9 @@ func TestLogsNeverContainPasswordsTokensKeysOrSecrets(t *testing.T) {
 	c.do(http.MethodGet, whoamiPath+"?token="+p.Token, nil, "Upgrade", "websocket", "Connection", "Upgrade")
 	c.do(http.MethodPost, whoamiPath, nil, "Authorization", "Bearer "+p.Token)
 	c.do(http.MethodGet, "/session.json", nil, "CB-Token", s.Token).want(t, http.StatusOK)
+	// cubeauth-extauth's password check: the shared secret and the password.
+	c.postJSON("/cubeauth/chat_password", map[string]any{"application_id": devAppID, "user_id": *s.UserID, "password": devPassword},
+		"Authorization", "Extauth "+e2eChatSecret).want(t, http.StatusOK)
 	// The backend of the second site is down: the 502 must not log the token.
 	down := &client{t: t, base: srv.downURL, http: c.http}
 	down.do(http.MethodGet, "/anything", nil, "CB-Token", s.Token).want(t, http.StatusBadGateway).wantErrorShape(t)

@@ -132,6 +132,21 @@ func rawID(raw json.RawMessage) (int64, bool) {
 	return positiveID(s)
 }
 
+// tokenShaped reports whether s looks like a cubeauth session token (64 hex
+// digits): an expired one is not tried as a password, where it would only
+// cost a hash and count as a wrong password against its user.
+func tokenShaped(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // chatPasswordPath is cubeauth's password check for chat logins.
 const chatPasswordPath = "/cubeauth/chat_password"
 
@@ -155,7 +170,8 @@ func (c *checker) checkPassword(ctx context.Context, u chatUser, password string
 		return false, "", fmt.Errorf("building the password check: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Cubeauth-Extauth-Secret", string(c.secret))
+	// Authorization, which Caddy's access log redacts.
+	req.Header.Set("Authorization", "Extauth "+string(c.secret))
 	req.Header.Set("User-Agent", "cubeauth-extauth")
 	resp, err := c.client.Do(req)
 	if err != nil {

@@ -194,7 +194,7 @@ func (a *adapter) handle(ctx context.Context, payload []byte) bool {
 			return false
 		}
 		ok, reason, err := a.checker.checkToken(ctx, u, req.Password)
-		if !ok && err == nil && a.checker.secret != nil {
+		if !ok && err == nil && a.checker.secret != nil && !tokenShaped(req.Password) {
 			// Not a session token of this user: perhaps its password.
 			ok, reason, err = a.checker.checkPassword(ctx, u, req.Password)
 		}

@@ -428,3 +428,17 @@ func TestParseDomainsWantsAtLeastOneDomain(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyWhatIsNotTokenShapedIsTriedAsAPassword(t *testing.T) {
+	for s, want := range map[string]bool{
+		strings.Repeat("0a", 32): true,
+		strings.Repeat("0A", 32): false,
+		strings.Repeat("0a", 31): false,
+		"supersecret1":           false,
+		strings.Repeat("g", 64):  false,
+	} {
+		if got := tokenShaped(s); got != want {
+			t.Errorf("tokenShaped(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
