@@ -93,6 +93,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, appID int64, email, 
 	if s.opts.Mailer == nil {
 		return fmt.Errorf("%w: %w", ErrUnsupported, errNoMailer)
 	}
+	// The limits count the folded address; the lookup gets it as given, so
+	// that a user stored before names were folded is found as well.
+	given := email
 	email = foldName(email)
 	switch {
 	case email == "":
@@ -132,7 +135,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, appID int64, email, 
 		// exists). Its time runs from its turn.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resetDeliveryTimeout)
 		defer cancel()
-		if err := s.deliverPasswordReset(dctx, appID, email); err != nil {
+		if err := s.deliverPasswordReset(dctx, appID, given); err != nil {
 			s.opts.ReportError(fmt.Errorf("password reset for a user of app %d: %w", appID, err))
 		}
 	}()

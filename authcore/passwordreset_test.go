@@ -281,3 +281,14 @@ func TestABurstOfResetsBeyondTheDeliveriesAtOnceIsQueuedNotDropped(t *testing.T)
 	default:
 	}
 }
+
+func TestAUserStoredBeforeEmailsWereFoldedGetsItsResetMail(t *testing.T) {
+	rf := newResetFixture(t)
+	legacy := store.User{AppID: 1, Login: "legacy-dora", Email: "Ｄora@example.com"}
+	if err := rf.st.CreateUser(t.Context(), &legacy); err != nil {
+		t.Fatal(err)
+	}
+	if tokens := rf.requestTokens(t, "Ｄora@example.com", "192.0.2.9"); len(tokens) != 1 {
+		t.Fatalf("%d reset mails for a user stored with an unfolded email, want 1", len(tokens))
+	}
+}

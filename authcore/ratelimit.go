@@ -285,6 +285,10 @@ func (l *limiter) checkN(key string, n int) error {
 	now := l.now().UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.checkLocked(key, n, now)
+}
+
+func (l *limiter) checkLocked(key string, n int, now int64) error {
 	e := l.entries[key]
 	if e == nil {
 		if l.failClosed && !l.roomLocked(now, false) {
@@ -310,6 +314,10 @@ func (l *limiter) addN(key string, n int) {
 	now := l.now().UnixNano()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addLocked(key, n, now)
+}
+
+func (l *limiter) addLocked(key string, n int, now int64) {
 	l.sweepLocked(now)
 	e := l.entries[key]
 	if e == nil {
@@ -331,20 +339,21 @@ func (l *limiter) addN(key string, n int) {
 }
 
 // take checks and records one event.
-func (l *limiter) take(key string) error {
-	if err := l.check(key); err != nil {
-		return err
-	}
-	l.add(key)
-	return nil
-}
+func (l *limiter) take(key string) error { return l.takeN(key, 1) }
 
-// takeN checks and records n events at once.
+// takeN checks and records n events at once, under one lock: concurrent
+// requests cannot all pass the check before any is counted.
 func (l *limiter) takeN(key string, n int) error {
-	if err := l.checkN(key, n); err != nil {
+	if l == nil || key == "" {
+		return nil
+	}
+	now := l.now().UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.checkLocked(key, n, now); err != nil {
 		return err
 	}
-	l.addN(key, n)
+	l.addLocked(key, n, now)
 	return nil
 }
 

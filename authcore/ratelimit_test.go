@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -254,4 +256,22 @@ func BenchmarkLimiterAtTheCap(b *testing.B) {
 			b.Fatalf("%d keys", l.len())
 		}
 	})
+}
+
+func TestConcurrentTakesNeverPassMoreThanTheRate(t *testing.T) {
+	c := &clock{now: time.Unix(1_700_000_000, 0)}
+	l := newLimiter("race", Rate{5, time.Hour}, c.Now, false)
+	var passed atomic.Int64
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() {
+			if l.take("one key") == nil {
+				passed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if got := passed.Load(); got != 5 {
+		t.Fatalf("%d of 200 concurrent takes passed a 5/1h limit", got)
+	}
 }

@@ -284,6 +284,11 @@ func parseUserQuery(v url.Values) (authcore.UserLookup, error) {
 		op = strings.TrimSuffix(strings.TrimSuffix(op, "[]"), "]")
 		var items []string
 		for _, val := range vals {
+			if len(items)+strings.Count(val, ",") >= authcore.MaxLookupValues {
+				// Over the cap: refused below, without splitting the rest.
+				items = make([]string, authcore.MaxLookupValues+1)
+				break
+			}
 			items = append(items, strings.Split(val, ",")...)
 		}
 		switch {
