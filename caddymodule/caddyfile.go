@@ -129,6 +129,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.PreflightWithToken, err = true, noArgs(d)
 		case "backend_errors":
 			err = parseString(d, &h.BackendErrors)
+		case "forwarded_cors":
+			err = parseString(d, &h.ForwardedCORS)
 		case "cors_origins":
 			h.CORSOrigins = d.RemainingArgs()
 			if len(h.CORSOrigins) == 0 {

@@ -133,6 +133,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	var busy *authcore.BusyError
 	errors.As(err, &busy)
 	countRefusal(ref.reason, busy)
+	// A browser page must read a refusal (the SDKs' session-expired hook
+	// runs on the 401's body), on every path.
+	h.ensureCORS(w.Header(), r)
 	switch {
 	case busy != nil:
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(busy.RetryAfter.Seconds()))))

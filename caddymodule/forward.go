@@ -152,6 +152,11 @@ func forwardedAppFor(id authcore.Identity) *forwardedApp {
 // answer, the request is refused with 503, never forwarded.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if isPreflight(r) && !h.PreflightWithToken {
+		if h.ownsForwardedCORS() {
+			h.setCORS(w.Header(), r)
+			h.answerPreflight(w)
+			return nil
+		}
 		return next.ServeHTTP(w, r)
 	}
 	// An upgrade's query is read before the token is taken out of it: a
@@ -215,6 +220,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 	h.headers.inject(r.Header, app, userID, id.Login)
 	setUserPlaceholders(r, app, userID, id.Login)
 	app.forwarded.Inc()
+	// Every request slides the session; the Flutter SDK takes a missing
+	// header for an expired session.
+	opts := h.service.Options()
+	w.Header()[expiryHeader] = h.expiry.values(opts.Now(), opts.SessionTTL)
+	if h.ownsForwardedCORS() && !isWebSocket(r) && r.Header["Origin"] != nil {
+		// Only a browser's request (it has an Origin) pays for the wrapper.
+		w = &corsWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, h: h, r: r}
+	}
 	if isWebSocket(r) && h.sockets != nil {
 		// Track the upgraded connection, so ending the session closes it.
 		w = &hijackTracker{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, sockets: h.sockets, id: id}
@@ -247,6 +260,7 @@ func (h *Handler) answerBackendError(w http.ResponseWriter, r *http.Request, err
 		h.logger.Error("backend failed", zap.String("method", r.Method),
 			zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
 	}
+	h.ensureCORS(w.Header(), r)
 	writeJSON(w, status, base(http.StatusText(status)))
 }
 

@@ -63,6 +63,13 @@ type Handler struct {
 	// CORSOrigins are the origins the terminated endpoints allow.
 	// Default: ["*"].
 	CORSOrigins []string `json:"cors_origins,omitempty"`
+	// ForwardedCORS says who answers CORS on forwarded paths: "cubeauth"
+	// (cubeauth answers their preflights and puts its CORS headers on the
+	// backend's answers, replacing the backend's) or "backend" (preflights
+	// go to the backend, and its answers pass as they are). cubeauth's own
+	// answers (refusals included) carry CORS headers either way.
+	// Default: cubeauth.
+	ForwardedCORS string `json:"forwarded_cors,omitempty"`
 	// SessionCacheSize bounds the validated sessions kept in memory; -1
 	// disables the cache. Default: 100000.
 	SessionCacheSize int `json:"session_cache_size,omitempty"`
@@ -123,6 +130,8 @@ type Handler struct {
 	headers   identityHeaders
 	// corsOrigins is nil when every origin is allowed.
 	corsOrigins map[string]bool
+	// expiry caches the forwarded answers' CB-Token-ExpirationDate.
+	expiry *expiryCache
 	// resets is the password reset state (passwordreset.go).
 	resets *resetState
 
@@ -217,6 +226,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.HeaderPrefix = "X-Cube-"
 	}
 	h.headers = newIdentityHeaders(h.HeaderPrefix)
+	h.expiry = new(expiryCache)
 	if len(h.CORSOrigins) > 0 && !slices.Contains(h.CORSOrigins, "*") {
 		h.corsOrigins = map[string]bool{}
 		for _, o := range h.CORSOrigins {
@@ -411,6 +421,11 @@ func (h *Handler) Validate() error {
 	case "", backendErrorsAnswer, backendErrorsToCaddy:
 	default:
 		return errors.New("backend_errors must be answer or caddy")
+	}
+	switch h.ForwardedCORS {
+	case "", forwardedCORSCubeauth, forwardedCORSBackend:
+	default:
+		return errors.New("forwarded_cors must be cubeauth or backend")
 	}
 	if textproto.CanonicalMIMEHeaderKey(h.HeaderPrefix) == "" || strings.ContainsAny(h.HeaderPrefix, " :\r\n") {
 		return errors.New("header_prefix must be a header name prefix such as X-Cube-")
