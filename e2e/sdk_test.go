@@ -15,6 +15,8 @@ import (
 // sdkVersions are the packages e2e/sdk/package.json pins, by alias.
 var sdkVersions = map[string]string{
 	"connectycube6": "6.1.2",
+	"connectycube5": "5.0.2",
+	"connectycube4": "4.7.32",
 	"connectycube3": "3.35.3",
 }
 
@@ -29,19 +31,29 @@ func TestOfficialSDKFlows(t *testing.T) {
 	dir := sdkDir(t)
 	installNodePackages(t, dir, sdkVersions)
 
-	srv := startServer(t)
+	srv, tlsHost, tlsRoot := startTLSServer(t)
+	waitForFile(t, tlsRoot, 10*time.Second) // Caddy makes its CA as it starts
 	suffix := uniqueSuffix(t)
-	for _, flow := range []struct {
-		script          string
+	type flow struct {
+		script, sdk     string // sdk: the package alias, "" for the script's own
 		appID           int
 		authKey, secret string
-	}{
-		{"v6-dev-flow.js", devAppID, devAuthKey, ""},
-		{"v6-prod-flow.js", prodAppID, prodAuthKey, ""},
-		{"v6-formats.js", prodAppID, prodAuthKey, ""},
-		{"v3-signed-flow.js", devAppID, devAuthKey, devAuthSecret},
-	} {
-		t.Run(flow.script, func(t *testing.T) {
+	}
+	flows := []flow{
+		{"v6-formats.js", "", prodAppID, prodAuthKey, ""},
+		{"v3-signed-flow.js", "", devAppID, devAuthKey, devAuthSecret},
+	}
+	// The newest 4.x, 5.x and 6.x make the same calls: each runs the
+	// development and production flows.
+	for _, sdk := range []string{"connectycube6", "connectycube5", "connectycube4"} {
+		flows = append(flows, flow{"v6-dev-flow.js", sdk, devAppID, devAuthKey, ""}, flow{"v6-prod-flow.js", sdk, prodAppID, prodAuthKey, ""})
+	}
+	for _, flow := range flows {
+		name := flow.script
+		if flow.sdk != "" {
+			name += "@" + sdkVersions[flow.sdk]
+		}
+		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, node, flow.script)
@@ -52,7 +64,10 @@ func TestOfficialSDKFlows(t *testing.T) {
 				fmt.Sprintf("APP_ID=%d", flow.appID),
 				"AUTH_KEY="+flow.authKey,
 				"AUTH_SECRET="+flow.secret,
-				"LOGIN_SUFFIX="+suffix,
+				"LOGIN_SUFFIX="+suffix+flow.sdk,
+				"SDK_PACKAGE="+flow.sdk,
+				"SDK_API_HOST="+tlsHost,
+				"NODE_EXTRA_CA_CERTS="+tlsRoot,
 			)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
@@ -104,5 +119,17 @@ func installNodePackages(t *testing.T, dir string, versions map[string]string) {
 	}
 	if !installed() {
 		t.Fatalf("npm ci in %s did not install %v", dir, versions)
+	}
+}
+
+// waitForFile waits until path exists.
+func waitForFile(t *testing.T, path string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", path, err)
+		}
 	}
 }

@@ -91,6 +91,25 @@ func startServer(t *testing.T) *server {
 	return s
 }
 
+// startTLSServer is startServer that also serves the cubeauth site at
+// https://localhost:{TLSPort} with Caddy's internal CA, for the SDKs that
+// always build https:// URLs (connectycube 4.x and 5.x); TLSRoot is the
+// CA's root certificate, for NODE_EXTRA_CA_CERTS.
+func startTLSServer(t *testing.T) (s *server, tlsHost, tlsRoot string) {
+	t.Helper()
+	s = &server{dir: t.TempDir()}
+	s.start(t, func(p *testcaddy.Ports) string {
+		s.backend = p.Port("backend")
+		tlsHost = fmt.Sprintf("localhost:%d", p.Port("tls"))
+		config := strings.Replace(s.caddyfile("development"),
+			fmt.Sprintf("http://127.0.0.1:%d {\n", s.port),
+			fmt.Sprintf("http://127.0.0.1:%d, https://%s {\n\ttls internal\n", s.port, tlsHost), 1)
+		// Never into the machine's trust store, and no redirect on port 80.
+		return strings.Replace(config, "{\n", "{\n\tskip_install_trust\n\tauto_https disable_redirects\n", 1)
+	})
+	return s, tlsHost, filepath.Join(s.Caddy.Dir, "data", "caddy", "pki", "authorities", "local", "root.crt")
+}
+
 // start runs Caddy with the config that caddyfile renders, on new ports for
 // each attempt (see testcaddy.StartOnFreePorts): before it renders, the
 // server's admin and site ports and URL are the attempt's.

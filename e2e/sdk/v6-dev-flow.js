@@ -1,5 +1,5 @@
 'use strict';
-// connectycube@6.1.2 against an app in the development stage: POST /session
+// connectycube@6.1.2 (and, with SDK_PACKAGE, 5.0.2 and 4.7.32) against an app in the development stage: POST /session
 // with the credentials of a user that does not exist yet creates the user and
 // logs it in; the token then works on the proxied backend until
 // destroySession() revokes it.
@@ -10,7 +10,13 @@
 //   destroySession()                DELETE /session.json (CB-Token), body read as text
 
 const { assert, config, step, scenario, whoami, expectOK, expiredSessionBody, sdkError, request } = require('./scenario');
-const ConnectyCube = require('connectycube6').default;
+// SDK_PACKAGE picks the published major version (connectycube4, 5 or 6;
+// the same calls since 4.x); default connectycube6.
+const sdkModule = require(process.env.SDK_PACKAGE || 'connectycube6');
+const ConnectyCube = sdkModule.default ?? sdkModule;
+// 6.x takes api_url; 4.x and 5.x always build https://{api} (SDK_API_HOST,
+// the same server over TLS).
+const sdkEndpoints = () => ({ api_url: config.url, ...(process.env.SDK_API_HOST ? { api: process.env.SDK_API_HOST } : {}) });
 
 scenario('v6 development-stage flow', async () => {
   const login = `v6dev${config.suffix}`;
@@ -18,7 +24,7 @@ scenario('v6 development-stage flow', async () => {
 
   ConnectyCube.init(
     { appId: config.appId, authKey: config.authKey },
-    { endpoints: { api_url: config.url }, debug: { mode: 0 } },
+    { endpoints: sdkEndpoints(), debug: { mode: 0 } },
   );
 
   const first = await step('createSession for an unknown login creates the user (development stage)', async () => {

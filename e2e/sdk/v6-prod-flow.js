@@ -1,5 +1,5 @@
 'use strict';
-// connectycube@6.1.2 against an app in the production stage: no user is
+// connectycube@6.1.2 (and, with SDK_PACKAGE, 5.0.2 and 4.7.32) against an app in the production stage: no user is
 // created on the fly; users sign up with the auth key, then log in. Also the
 // app-session lifecycle (read-only token, upgraded by login, downgraded by
 // logout), the users API, and the SDK's sessionExpired hook.
@@ -29,9 +29,15 @@ const {
   request,
   assertErrorShape,
 } = require('./scenario');
-const ConnectyCube = require('connectycube6').default;
+// SDK_PACKAGE picks the published major version (connectycube4, 5 or 6;
+// the same calls since 4.x); default connectycube6.
+const sdkModule = require(process.env.SDK_PACKAGE || 'connectycube6');
+const ConnectyCube = sdkModule.default ?? sdkModule;
+// 6.x takes api_url; 4.x and 5.x always build https://{api} (SDK_API_HOST,
+// the same server over TLS).
+const sdkEndpoints = () => ({ api_url: config.url, ...(process.env.SDK_API_HOST ? { api: process.env.SDK_API_HOST } : {}) });
 
-const initOptions = () => ({ endpoints: { api_url: config.url }, debug: { mode: 0 } });
+const initOptions = () => ({ endpoints: sdkEndpoints(), debug: { mode: 0 } });
 
 scenario('v6 production-stage flow', async () => {
   const login = `v6prod${config.suffix}`;
