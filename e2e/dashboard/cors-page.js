@@ -4,7 +4,9 @@
 // and, against cubeauth at CUBEAUTH_URL: signs up, logs in, calls the
 // backend through cubeauth with fetch as the SDK sends requests (CB-Token
 // header), logs out, and reads the expired-session 401 (status, body and
-// exposed headers readable from JS only when CORS works). Run by
+// exposed headers readable from JS only when CORS works); then the SDK's
+// sessionExpired hook fires for a token revoked elsewhere, and its retry
+// succeeds. Run by
 // e2e/cors_test.go.
 const assert = require('node:assert/strict');
 const { run } = require('./browser');
@@ -35,7 +37,18 @@ run('cors', undefined, async (page) => {
 		const put = await call('PUT'); // preflighted: cubeauth answers it
 		await CC.destroySession();
 		const after = await call('GET');
-		return { userId: (user.user ?? user).id, sessionUser: session.user_id, get, put, after, origin: location.origin };
+		// The SDK's own session-expired hook: another device revokes the
+		// token, and the SDK's next call reads the 401 and fires the hook,
+		// which signs in again and retries.
+		const again = await CC.createSession({ login: cfg.login, password: 'supersecret1' });
+		await fetch(cfg.api + '/session.json', { method: 'DELETE', headers: { 'CB-Token': again.token } });
+		const hook = [];
+		CC.service.sdkInstance.config.on.sessionExpired = (handleResponse, retry) => {
+			hook.push('expired');
+			CC.createSession({ login: cfg.login, password: 'supersecret1' }).then(retry).catch(() => handleResponse());
+		};
+		const retried = await CC.users.get((user.user ?? user).id);
+		return { userId: (user.user ?? user).id, sessionUser: session.user_id, get, put, after, hook, retriedId: retried?.user?.id, origin: location.origin };
 	}, cfg);
 	assert.notEqual(got.origin, new URL(cfg.api).origin, 'the page must be on another origin');
 	assert.equal(got.sessionUser, got.userId);
@@ -46,4 +59,6 @@ run('cors', undefined, async (page) => {
 	}
 	assert.equal(got.after.status, 401, `after logout: ${JSON.stringify(got.after)}`);
 	assert.deepEqual(JSON.parse(got.after.body), { errors: { base: ['Required session does not exist'] } });
+	assert.deepEqual(got.hook, ['expired'], 'the SDK\'s sessionExpired hook must fire once for the revoked token');
+	assert.equal(got.retriedId, got.userId, 'the retried users.get');
 }, expected401);
