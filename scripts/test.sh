@@ -66,7 +66,7 @@ export CUBEAUTH_TEST_POSTGRES_CLUSTER=$cluster
 
 step "running go test -race ./... (compiling the race-enabled test binaries comes first and prints nothing for a few minutes on a cold cache; then a line per test and per package as they end)"
 set +e
-go test -race -count=1 -timeout 30m -json "$@" ./... | jq -r --unbuffered '
+go test -race -count=1 -timeout 30m -json "$@" ./... | tee "$work/test.json" | jq -r --unbuffered '
 	def secs: if .Elapsed then " (\(.Elapsed)s)" else "" end;
 	if .Action == "output" and (.Output | test("^(\\s+\\S+_test\\.go:\\d+:|panic:|FAIL|--- FAIL)")) then "   \(.Package | ltrimstr("github.com/cubeauth/cubeauth/")): \(.Output | rtrimstr("\n"))"
 	elif (.Action | IN("pass", "fail", "skip")) and .Test == null then "\(.Action | ascii_upcase)\t\(.Package)\(secs)"
@@ -74,5 +74,15 @@ go test -race -count=1 -timeout 30m -json "$@" ./... | jq -r --unbuffered '
 	else empty end'
 status=${PIPESTATUS[0]}
 set -e
+if [ "$status" != 0 ]; then
+	# The lines above keep only each failure's first line: here is all that
+	# each failed test printed (its last 400 lines in all).
+	step "the whole output of each failed test"
+	jq -rs '
+		(map(select(.Action == "fail" and .Test != null) | "\(.Package) \(.Test)") | unique) as $failed
+		| .[] | select(.Action == "output" and .Test != null)
+		| select(("\(.Package) \(.Test)") as $k | $failed | index($k))
+		| "   \(.Package | ltrimstr("github.com/cubeauth/cubeauth/")) \(.Test): \(.Output | rtrimstr("\n"))"' "$work/test.json" | tail -n 400
+fi
 step "done: go test exited $status"
 exit "$status"
