@@ -284,10 +284,9 @@ func parseUserQuery(v url.Values) (authcore.UserLookup, error) {
 		op = strings.TrimSuffix(strings.TrimSuffix(op, "[]"), "]")
 		var items []string
 		for _, val := range vals {
-			if len(items)+strings.Count(val, ",") >= authcore.MaxLookupValues {
-				// Over the cap: refused below, without splitting the rest.
-				items = make([]string, authcore.MaxLookupValues+1)
-				break
+			if len(items)+strings.Count(val, ",")+1 > authcore.MaxLookupValues {
+				// Refused before splitting on: the domain bounds the total too.
+				return q, &authcore.ValidationError{Fields: map[string][]string{"base": {"a request may name at most 100 users"}}}
 			}
 			items = append(items, strings.Split(val, ",")...)
 		}
@@ -306,9 +305,6 @@ func parseUserQuery(v url.Values) (authcore.UserLookup, error) {
 			q.Offset = n
 		case op != "" && op != "in":
 			return q, invalidQuery(key)
-		case len(items) > authcore.MaxLookupValues:
-			// Refused before parsing on: the domain bounds the total.
-			return q, &authcore.ValidationError{Fields: map[string][]string{"base": {"a request may name at most 100 users"}}}
 		case name == "id":
 			for _, it := range items {
 				n, err := strconv.ParseInt(strings.TrimSpace(it), 10, 64)

@@ -45,21 +45,18 @@ type appView struct {
 
 func newAppView(a store.App, now time.Time) appView {
 	v := appView{
-		ID:                          a.ID,
-		Name:                        a.Name,
-		AuthKey:                     a.AuthKey,
-		AuthSecretSet:               a.AuthSecret != "",
-		Stage:                       a.Stage,
-		SessionWithoutUserEffective: store.PermissionDeny,
-		RequireSignature:            a.RequireSignature,
-		Pinned:                      emptyIfNil(a.Pinned),
-		Warnings:                    emptyIfNil(authcore.AppWarnings(a)),
-		CreatedAt:                   a.CreatedAt,
-		UpdatedAt:                   a.UpdatedAt,
+		ID:               a.ID,
+		Name:             a.Name,
+		AuthKey:          a.AuthKey,
+		AuthSecretSet:    a.AuthSecret != "",
+		Stage:            a.Stage,
+		RequireSignature: a.RequireSignature,
+		Pinned:           emptyIfNil(a.Pinned),
+		Warnings:         emptyIfNil(authcore.AppWarnings(a)),
+		CreatedAt:        a.CreatedAt,
+		UpdatedAt:        a.UpdatedAt,
 	}
-	if a.SessionWithoutUser != "" {
-		v.SessionWithoutUser = &a.SessionWithoutUser
-	}
+	v.SessionWithoutUser, v.SessionWithoutUserEffective = permissionView(a.SessionWithoutUser, authcore.AllowsSessionWithoutUser(a))
 	v.ListUsers, v.ListUsersEffective = permissionView(a.ListUsers, authcore.AllowsListUsers(a))
 	v.GuestSessions, v.GuestSessionsEffective = permissionView(a.GuestSessions, authcore.AllowsGuestSessions(a))
 	v.UserFields = map[string]string{}
@@ -74,9 +71,6 @@ func newAppView(a store.App, now time.Time) appView {
 		v.UserFieldOverrides = map[string]string{}
 	}
 	v.MinPasswordLength = authcore.MinPasswordLength(a)
-	if authcore.AllowsSessionWithoutUser(a) {
-		v.SessionWithoutUserEffective = store.PermissionAllow
-	}
 	if a.PreviousAuthKey != "" && now.Before(a.PreviousAuthKeyExpiresAt) {
 		v.PreviousAuthKeyExpiresAt = &a.PreviousAuthKeyExpiresAt
 	}
