@@ -110,6 +110,9 @@ func (s *Service) slide(ctx context.Context, h store.TokenHash, e *cachedSession
 	switch {
 	case err == nil:
 		e.storedExpiresAt.Store(next)
+		if e.identity.UserID != 0 {
+			s.touchUser(ctx, e.identity.AppID, e.identity.UserID, now)
+		}
 	case errors.Is(err, store.ErrNotFound):
 		s.sessions.remove(h)
 		return ErrSessionNotFound

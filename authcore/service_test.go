@@ -208,7 +208,7 @@ func TestConcurrentFirstSessionsCreateExactlyOneUser(t *testing.T) {
 			t.Fatalf("logins made users %d and %d", ids[0], ids[i])
 		}
 	}
-	users, total, err := f.st.ListUsers(context.Background(), store.UserQuery{AppID: 1, Login: "erin"})
+	users, total, err := f.st.ListUsers(context.Background(), store.UserQuery{AppID: 1, Where: []store.UserCondition{store.WhereText(store.FieldLogin, store.OpEq, "erin")}})
 	if err != nil || total != 1 || len(users) != 1 {
 		t.Fatalf("users named erin: %d (%v)", total, err)
 	}

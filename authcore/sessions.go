@@ -112,6 +112,9 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 		return res, storeErr(err, ErrUnavailable)
 	}
 	s.misses.forget(sess.TokenHash)
+	if sess.UserID != 0 {
+		s.touchUser(ctx, sess.AppID, sess.UserID, now)
+	}
 	res.Token, res.Session = token, sess
 	return res, nil
 }
@@ -283,5 +286,16 @@ func (s *Service) rebind(ctx context.Context, h store.TokenHash, userID int64) e
 	sess.UpdatedAt = s.now()
 	err = s.store.UpdateSession(ctx, sess)
 	s.sessions.remove(h)
+	if err == nil && userID != 0 {
+		s.touchUser(ctx, sess.AppID, userID, sess.UpdatedAt)
+	}
 	return storeErr(err, ErrSessionNotFound)
+}
+
+// touchUser records that the user made a request at now: its
+// last_request_at, which the store writes at most once per user per minute.
+// A failed write only leaves the time older, so it does not fail the
+// request.
+func (s *Service) touchUser(ctx context.Context, appID, userID int64, now time.Time) {
+	_ = s.store.TouchUser(ctx, appID, userID, now)
 }

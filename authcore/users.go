@@ -451,3 +451,21 @@ func (s *Service) DeleteUser(ctx context.Context, caller Identity, userID int64)
 	}
 	return storeErr(s.store.DeleteUser(ctx, caller.AppID, userID), ErrNotFound)
 }
+
+// DeleteUserByExternalID deletes the caller's own user by its external ID
+// (DELETE /users/external/{id}). Users delete only themselves, and nobody
+// learns through it whether another user has that external ID: any other
+// value is ErrForbidden.
+func (s *Service) DeleteUserByExternalID(ctx context.Context, caller Identity, externalID string) error {
+	if err := caller.RequireUser(); err != nil {
+		return err
+	}
+	u, err := s.store.GetUser(ctx, caller.AppID, caller.UserID)
+	if err != nil {
+		return storeErr(err, ErrSessionNotFound)
+	}
+	if u.ExternalID == "" || store.FoldText(u.ExternalID) != store.FoldText(strings.TrimSpace(externalID)) {
+		return ErrForbidden
+	}
+	return s.DeleteUser(ctx, caller, u.ID)
+}

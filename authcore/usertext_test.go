@@ -130,7 +130,7 @@ func TestAUserStoredBeforeNamesWereFoldedStillSignsIn(t *testing.T) {
 	if err != nil || res.User.ID != legacy.ID {
 		t.Fatalf("legacy login: %v", err)
 	}
-	if u, err := f.svc.FindUser(ctx, Identity{AppID: 1}, UserLookup{Logins: []string{"ＣＡＲＯＬ"}}); err != nil || u.ID != legacy.ID {
+	if u, err := f.svc.FindUser(ctx, Identity{AppID: 1}, UserSearch{Where: []store.UserCondition{store.WhereText(store.FieldLogin, store.OpEq, "ＣＡＲＯＬ")}}); err != nil || u.ID != legacy.ID {
 		t.Fatalf("legacy login lookup: %v", err)
 	}
 }

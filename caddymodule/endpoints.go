@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/store"
 )
 
 var (
@@ -139,13 +140,13 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, _ string) e
 }
 
 // serveUsers is POST /users (signup, with a token or with CB-AuthKey alone)
-// and GET /users (listing, answered like users/v2).
+// and GET /users (the v1 list).
 func (h *Handler) serveUsers(w http.ResponseWriter, r *http.Request, _ string) error {
 	switch r.Method {
 	case http.MethodPost:
 		return h.signup(w, r)
 	case http.MethodGet, http.MethodHead:
-		return h.listUsers(w, r)
+		return h.listUsersV1(w, r, "")
 	}
 	return errMethodNotAllowed
 }
@@ -179,17 +180,30 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// serveUser is /users/{id}, /users/v2 and the by_login/by_email lookups.
+// serveUser is /users/{id}, /users/v2, /users/external/{id} and the older
+// lookups (userquery.go).
 func (h *Handler) serveUser(w http.ResponseWriter, r *http.Request, rest string) error {
-	switch rest {
-	case "v2", "by_login", "by_email":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	reading := r.Method == http.MethodGet || r.Method == http.MethodHead
+	_, isList := listLookups[rest]
+	lookup, isLookup := lookupParams[rest]
+	switch {
+	case rest == "v2" || isList || isLookup:
+		if !reading {
 			return errMethodNotAllowed
 		}
 		if rest == "v2" {
-			return h.listUsers(w, r)
+			return h.listUsersV2(w, r)
 		}
-		return h.lookupUser(w, r, rest)
+		if isList {
+			return h.listUsersV1(w, r, rest)
+		}
+		v, err := readQuery(r)
+		if err != nil {
+			return err
+		}
+		return h.lookupUser(w, r, lookup.field, v.Get(lookup.param))
+	case strings.HasPrefix(rest, "external/"):
+		return h.serveExternalUser(w, r, strings.TrimPrefix(rest, "external/"))
 	}
 	userID, err := strconv.ParseInt(rest, 10, 64)
 	if err != nil || userID <= 0 {
@@ -228,105 +242,26 @@ func (h *Handler) serveUser(w http.ResponseWriter, r *http.Request, rest string)
 	return nil
 }
 
-func (h *Handler) lookupUser(w http.ResponseWriter, r *http.Request, by string) error {
-	id, err := h.authenticated(w, r)
-	if err != nil {
-		return err
+// serveExternalUser is GET and DELETE /users/external/{id}: a user by
+// external ID, and a user deleting itself by its own.
+func (h *Handler) serveExternalUser(w http.ResponseWriter, r *http.Request, externalID string) error {
+	externalID, err := url.PathUnescape(externalID)
+	if err != nil || externalID == "" || strings.Contains(externalID, "/") {
+		return errNoEndpoint
 	}
-	v, err := readQuery(r)
-	if err != nil {
-		return err
-	}
-	q := authcore.UserLookup{ClientIP: clientIP(r)}
-	if by == "by_login" {
-		q.Logins = []string{v.Get("login")}
-	} else {
-		q.Emails = []string{v.Get("email")}
-	}
-	u, err := h.service.FindUser(r.Context(), id, q)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": renderUser(u)})
-	return nil
-}
-
-// listUsers answers users/v2: filters id, id[in], login, login[in], email,
-// email[in]; paging with limit (max 100) and offset.
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
-	id, err := h.authenticated(w, r)
-	if err != nil {
-		return err
-	}
-	v, err := readQuery(r)
-	if err != nil {
-		return err
-	}
-	q, err := parseUserQuery(v)
-	if err != nil {
-		return err
-	}
-	q.ClientIP = clientIP(r)
-	users, total, err := h.service.FindUsers(r.Context(), id, q)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"limit": q.Limit, "skip": q.Offset, "total_entries": total, "items": renderAll(users, renderUser),
-	})
-	return nil
-}
-
-func parseUserQuery(v url.Values) (authcore.UserLookup, error) {
-	q := authcore.UserLookup{Limit: authcore.MaxLookupValues}
-	for key, vals := range v {
-		name, op, _ := strings.Cut(key, "[")
-		op = strings.TrimSuffix(strings.TrimSuffix(op, "[]"), "]")
-		var items []string
-		for _, val := range vals {
-			if len(items)+strings.Count(val, ",")+1 > authcore.MaxLookupValues {
-				// Refused before splitting on: the domain bounds the total too.
-				return q, &authcore.ValidationError{Fields: map[string][]string{"base": {"a request may name at most 100 users"}}}
-			}
-			items = append(items, strings.Split(val, ",")...)
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return h.lookupUser(w, r, store.FieldExternalID, externalID)
+	case http.MethodDelete:
+		id, err := h.authenticated(w, r)
+		if err != nil {
+			return err
 		}
-		switch {
-		case name == "limit" || name == "per_page":
-			n, err := strconv.Atoi(v.Get(key))
-			if err != nil || n < 1 {
-				return q, invalidQuery(key)
-			}
-			q.Limit = min(n, authcore.MaxLookupValues)
-		case name == "offset" || name == "skip":
-			n, err := strconv.Atoi(v.Get(key))
-			if err != nil || n < 0 {
-				return q, invalidQuery(key)
-			}
-			q.Offset = n
-		case op != "" && op != "in":
-			return q, invalidQuery(key)
-		case name == "id":
-			for _, it := range items {
-				n, err := strconv.ParseInt(strings.TrimSpace(it), 10, 64)
-				if err != nil {
-					return q, invalidQuery(key)
-				}
-				q.IDs = append(q.IDs, n)
-			}
-		case name == "login":
-			q.Logins = append(q.Logins, items...)
-		case name == "email":
-			q.Emails = append(q.Emails, items...)
-		default:
-			return q, invalidQuery(key)
+		if err := h.service.DeleteUserByExternalID(r.Context(), id, externalID); err != nil {
+			return err
 		}
+		w.WriteHeader(http.StatusOK)
+		return nil
 	}
-	if len(q.IDs) == 0 && len(q.Logins) == 0 && len(q.Emails) == 0 {
-		return q, &authcore.ValidationError{Fields: map[string][]string{"base": {"a filter on id, login or email is required"}}}
-	}
-	return q, nil
-}
-
-func invalidQuery(key string) error {
-	return &authcore.ValidationError{Fields: map[string][]string{key: {"is not a supported filter"}}}
+	return errMethodNotAllowed
 }

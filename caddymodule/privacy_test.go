@@ -97,7 +97,7 @@ func TestProductionAppSessionsMayNotListUsersUnlessAllowed(t *testing.T) {
 			app := appSessionToken(t, ts, 2, prodKey)
 			guest := ts.session(t, `{"application_id":2,"auth_key":"`+prodKey+`","user":{"guest":"1"}}`)["token"].(string)
 			for _, tok := range []string{app, guest} {
-				for _, path := range []string{"/users/" + idA + ".json", "/users/by_login.json?login=anna", "/users/v2.json?id[in][]=" + idA, "/users.json?login=anna"} {
+				for _, path := range []string{"/users/" + idA + ".json", "/users/by_login.json?login=anna", "/users/v2.json?id[in][]=" + idA, "/users.json?filter[]=string+login+eq+anna"} {
 					res := ts.do("GET", path, "", "CB-Token", tok)
 					if allow && res.status != http.StatusOK {
 						t.Fatalf("allowed: GET %s: %d %s", path, res.status, res.raw)

@@ -142,20 +142,6 @@ func (s *Session) Expired(now time.Time) bool {
 	return !now.Before(s.ExpiresAt) || !now.Before(s.MaxExpiresAt)
 }
 
-// UserQuery selects users of one app for listing. Empty fields match all.
-type UserQuery struct {
-	AppID int64
-	// IDs, when not empty, restricts the result to these user IDs.
-	IDs []int64
-	// Login and Email match exactly (case-insensitively) when set.
-	Login string
-	Email string
-	// Search matches a substring of login, email or full name.
-	Search string
-	Offset int
-	Limit  int
-}
-
 // SessionQuery selects sessions of one app for listing.
 type SessionQuery struct {
 	AppID int64
@@ -202,9 +188,15 @@ type Store interface {
 	// concurrent CreateSession or UpdateSession binds to it: GetSession never
 	// returns a session of a deleted user.
 	DeleteUser(ctx context.Context, appID, userID int64) error
-	// ListUsers returns the users matching q, ordered by ID, and how many
-	// match in all.
+	// ListUsers returns the users matching q (userquery.go), in its order,
+	// and how many match in all. It returns ErrBadQuery when q.Validate
+	// fails.
 	ListUsers(ctx context.Context, q UserQuery) ([]User, int, error)
+	// TouchUser sets the user's LastRequestAt to at when the stored one is
+	// LastRequestPrecision or more older, without telling subscribers. It
+	// need not be durable (a lost touch only leaves an older time), and
+	// returns ErrNotFound when the user is gone.
+	TouchUser(ctx context.Context, appID, userID int64, at time.Time) error
 
 	// CreateSession stores a new session, assigning s.ID and s.Login. It
 	// returns ErrNotFound when s.UserID names no user of the app.

@@ -108,6 +108,11 @@ func Open(opts Options) (*Store, error) {
 	case opts.MinFreeSpace > 0:
 		s.space = &spaceGuard{dir: opts.Dir, min: uint64(opts.MinFreeSpace)}
 	}
+	if err := s.buildQueryIndex(); err != nil {
+		s.syncer.close()
+		_ = errors.Join(s.userIDs.Release(), s.sessionIDs.Release(), db.Close())
+		return nil, wrap("opening badger store: building the query indexes", err)
+	}
 	go s.collectGarbage(opts.GCInterval)
 	return s, nil
 }

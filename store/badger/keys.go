@@ -20,6 +20,8 @@ import (
 //	su/<app><user><session>      sessions of a user (0: app sessions) -> token hash
 //	n/<app><key>                 used nonce -> expiry in Unix nanoseconds
 //	r/, ru/                      password resets (passwordresets.go)
+//	ux/<app><field><value><user> query indexes (userquery.go), no value
+//	m/queryindex                 the version of the query indexes built
 //	q/users, q/sessions          Badger sequences for user and session IDs
 const (
 	prefixApp          = "a/"
@@ -32,6 +34,8 @@ const (
 	prefixNonce        = "n/"
 	prefixReset        = "r/"
 	prefixUserResets   = "ru/"
+	prefixQuery        = "ux/"
+	keyQueryIndex      = "m/queryindex"
 	keyUserSequence    = "q/users"
 	keySessionSequence = "q/sessions"
 )

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -222,86 +220,6 @@ func deleteUserRecord(txn *badger.Txn, appID, userID int64) (bool, error) {
 	return true, txn.Delete(userKey(appID, userID))
 }
 
-// ListUsers returns the users matching q, ordered by ID, and how many match
-// in all. Login and Email match case-insensitively, Search is a
-// case-insensitive substring of login, email or full name; a Limit of zero
-// or less means no limit.
-func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, int, error) {
-	const op = "listing users"
-	if err := s.enter(ctx); err != nil {
-		return nil, 0, wrap(op, err)
-	}
-	defer s.leave()
-	page := pager{offset: q.Offset, limit: q.Limit}
-	match := userMatcher(q)
-	err := s.db.View(func(txn *badger.Txn) error {
-		now := time.Now()
-		if len(q.IDs) > 0 {
-			ids := slices.Clone(q.IDs)
-			slices.Sort(ids)
-			for _, id := range slices.Compact(ids) {
-				u, err := getUser(txn, q.AppID, id, now)
-				if errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if match(&u) {
-					page.add(u)
-				}
-			}
-			return nil
-		}
-		return iteratePrefix(txn, usersKeyPrefix(q.AppID), func(_, v []byte) error {
-			var u store.User
-			if err := json.Unmarshal(v, &u); err != nil {
-				return fmt.Errorf("decoding user: %w", err)
-			}
-			if !userExpired(&u, now) && match(&u) {
-				page.add(u)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, 0, wrap(op, err)
-	}
-	return page.users, page.total, nil
-}
-
-// userMatcher returns the filter of q other than AppID and IDs.
-func userMatcher(q store.UserQuery) func(*store.User) bool {
-	login, email, search := foldCase(q.Login), foldCase(q.Email), foldCase(q.Search)
-	return func(u *store.User) bool {
-		switch {
-		case login != "" && foldCase(u.Login) != login:
-			return false
-		case email != "" && foldCase(u.Email) != email:
-			return false
-		case search != "":
-			return strings.Contains(foldCase(u.Login), search) ||
-				strings.Contains(foldCase(u.Email), search) ||
-				strings.Contains(foldCase(u.FullName), search)
-		}
-		return true
-	}
-}
-
-// pager keeps the users of one page and counts every match.
-type pager struct {
-	offset, limit int
-	total         int
-	users         []store.User
-}
-
-func (p *pager) add(u store.User) {
-	if p.total >= p.offset && (p.limit <= 0 || len(p.users) < p.limit) {
-		p.users = append(p.users, u)
-	}
-	p.total++
-}
-
 // getUser reads a user, or returns store.ErrNotFound also when the user
 // expired at now (a zero now ignores expiry). Badger's TTL hides expired
 // users too, but only to the second.
@@ -371,7 +289,7 @@ func indexFree(txn *badger.Txn, k []byte, u *store.User, now time.Time) (bool, e
 	return false, err
 }
 
-// putUser writes u and its index entries. A guest's records carry its
+// putUser writes u and its index entries (unique and query ones). A guest's records carry its
 // expiry as their TTL.
 func putUser(txn *badger.Txn, u *store.User) error {
 	value, err := json.Marshal(u)
@@ -384,6 +302,9 @@ func putUser(txn *badger.Txn, u *store.User) error {
 	for _, ix := range userIndexes(u) {
 		entries = append(entries, badger.NewEntry(ix.key, id))
 	}
+	for _, k := range queryEntries(u) {
+		entries = append(entries, badger.NewEntry(k, nil))
+	}
 	for _, e := range entries {
 		e.ExpiresAt = expiresAt
 		if err := txn.SetEntry(e); err != nil {
@@ -393,9 +314,13 @@ func putUser(txn *badger.Txn, u *store.User) error {
 	return nil
 }
 
-// deleteIndexes removes u's login and email entries where they still point
-// to u (after a guest expired, another user may hold them).
+// deleteIndexes removes u's query entries, and its login and email entries
+// where they still point to u (after a guest expired, another user may hold
+// them).
 func deleteIndexes(txn *badger.Txn, u *store.User) error {
+	if err := deleteQueryEntries(txn, u); err != nil {
+		return err
+	}
 	for _, ix := range userIndexes(u) {
 		holder, err := indexedUserID(txn, ix.key)
 		switch {

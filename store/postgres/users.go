@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -170,44 +169,6 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 		return execOne(ctx, tx, `DELETE FROM cubeauth_users WHERE app_id = $1 AND id = $2`, appID, userID)
 	})
 	return s.fail(op, err)
-}
-
-// ListUsers returns the users matching q, ordered by ID, and how many match
-// in all. Login and Email match case-insensitively, Search is a
-// case-insensitive substring of login, email or full name; a Limit of zero
-// or less means no limit.
-func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User, int, error) {
-	const op = "listing users"
-	ctx, cancel, err := s.op(ctx)
-	if err != nil {
-		return nil, 0, wrap(op, err)
-	}
-	defer cancel()
-	where := []string{"app_id = $1", userLive}
-	args := []any{q.AppID}
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
-	}
-	if len(q.IDs) > 0 {
-		add("id = ANY($?)", q.IDs)
-	}
-	if q.Login != "" {
-		add("login <> '' AND lower(login) = lower($?)", q.Login)
-	}
-	if q.Email != "" {
-		add("email <> '' AND lower(email) = lower($?)", q.Email)
-	}
-	if q.Search != "" {
-		add("(strpos(lower(login), lower($?)) > 0 OR strpos(lower(email), lower($?)) > 0"+
-			" OR strpos(lower(full_name), lower($?)) > 0)", q.Search)
-	}
-	users, total, err := listPage(ctx, s.pool, "cubeauth_users", userColumns, strings.Join(where, " AND "), args,
-		q.Offset, q.Limit, scanUser)
-	if err != nil {
-		return nil, 0, s.fail(op, err)
-	}
-	return users, total, nil
 }
 
 // listPage counts the rows of table that match filter (with args) and

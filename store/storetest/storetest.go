@@ -49,6 +49,7 @@ const eventTimeout = 5 * time.Second
 func Run(t *testing.T, h Harness) {
 	t.Run("apps", func(t *testing.T) { testApps(t, h) })
 	t.Run("users", func(t *testing.T) { testUsers(t, h) })
+	t.Run("user queries", func(t *testing.T) { testUserQueries(t, h) })
 	t.Run("sessions", func(t *testing.T) { testSessions(t, h) })
 	t.Run("nonces", func(t *testing.T) { testNonces(t, h) })
 	t.Run("password resets", func(t *testing.T) { testPasswordResets(t, h) })

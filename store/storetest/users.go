@@ -247,15 +247,15 @@ func testUsers(t *testing.T, h Harness) {
 			total int
 		}{
 			{"all users of the app", store.UserQuery{AppID: 1}, ids, 5},
-			{"by IDs", store.UserQuery{AppID: 1, IDs: []int64{ids[3], ids[1], zed.ID, ids[4] + 1000}}, []int64{ids[1], ids[3]}, 2},
-			{"by login", store.UserQuery{AppID: 1, Login: "BOB"}, ids[1:2], 1},
-			{"by email", store.UserQuery{AppID: 1, Email: "Carol@X.test"}, ids[2:3], 1},
+			{"by IDs", store.UserQuery{AppID: 1, Where: []store.UserCondition{store.WhereID(store.OpIn, ids[3], ids[1], zed.ID, ids[4]+1000)}}, []int64{ids[1], ids[3]}, 2},
+			{"by login", store.UserQuery{AppID: 1, Where: []store.UserCondition{store.WhereText(store.FieldLogin, store.OpEq, "BOB")}}, ids[1:2], 1},
+			{"by email", store.UserQuery{AppID: 1, Where: []store.UserCondition{store.WhereText(store.FieldEmail, store.OpEq, "Carol@X.test")}}, ids[2:3], 1},
 			{"by search", store.UserQuery{AppID: 1, Search: "ar"}, ids[2:5], 3},
 			{"a page", store.UserQuery{AppID: 1, Offset: 1, Limit: 2}, ids[1:3], 5},
 			{"the last page", store.UserQuery{AppID: 1, Offset: 4, Limit: 10}, ids[4:], 5},
 			{"past the end", store.UserQuery{AppID: 1, Offset: 10}, nil, 5},
 			{"a page of a search", store.UserQuery{AppID: 1, Search: "ar", Offset: 1, Limit: 1}, ids[3:4], 3},
-			{"no match", store.UserQuery{AppID: 1, Login: "zed"}, nil, 0},
+			{"no match", store.UserQuery{AppID: 1, Where: []store.UserCondition{store.WhereText(store.FieldLogin, store.OpEq, "zed")}}, nil, 0},
 			{"another app", store.UserQuery{AppID: 2}, []int64{zed.ID}, 1},
 		} {
 			users, total, err := s.ListUsers(t.Context(), tc.q)
@@ -265,7 +265,7 @@ func testUsers(t *testing.T, h Harness) {
 				t.Fatalf("ListUsers %s: total = %d, want %d", tc.name, total, tc.total)
 			}
 		}
-		users, _, err := s.ListUsers(t.Context(), store.UserQuery{AppID: 1, Login: "anna"})
+		users, _, err := s.ListUsers(t.Context(), store.UserQuery{AppID: 1, Where: []store.UserCondition{store.WhereText(store.FieldLogin, store.OpEq, "anna")}})
 		wantErr(t, "ListUsers", err, nil)
 		if len(users) != 1 || users[0].FullName != "Anna Apple" || !strings.HasPrefix(users[0].PasswordHash, "$argon2id$") {
 			t.Fatalf("ListUsers returned %+v, want anna's full record", users)
