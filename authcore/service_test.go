@@ -357,3 +357,37 @@ func TestALoginRefusedForLackOfHashingTurnsDoesNotReadTheUser(t *testing.T) {
 		t.Fatalf("login once turns are free: %v", err)
 	}
 }
+
+// last_request_at follows a user's requests: set at login, moved when a
+// request slides the session after a minute, not by every request.
+func TestLastRequestAtFollowsTheUsersRequests(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	res := f.mustLogin(t, "lena")
+	lastRequest := func() time.Time {
+		t.Helper()
+		u, err := f.st.GetUser(ctx, 1, res.User.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.LastRequestAt
+	}
+	loggedIn := f.clock.Now()
+	if !lastRequest().Equal(loggedIn) {
+		t.Fatalf("after login last_request_at = %v, want %v", lastRequest(), loggedIn)
+	}
+	f.clock.Advance(10 * time.Second)
+	if _, err := f.svc.Authenticate(ctx, res.Token); err != nil {
+		t.Fatal(err)
+	}
+	if !lastRequest().Equal(loggedIn) {
+		t.Fatalf("a request 10 s later wrote last_request_at %v", lastRequest())
+	}
+	f.clock.Advance(2 * time.Minute)
+	if _, err := f.svc.Authenticate(ctx, res.Token); err != nil {
+		t.Fatal(err)
+	}
+	if want := f.clock.Now(); !lastRequest().Equal(want) {
+		t.Fatalf("a request 2 min later: last_request_at = %v, want %v", lastRequest(), want)
+	}
+}

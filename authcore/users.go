@@ -309,6 +309,7 @@ func applyUserInput(u *store.User, in UserInput, create bool) error {
 	set(&u.FullName, in.FullName, "full_name", 0, maxFullName, textProse)
 	set(&u.Phone, in.Phone, "phone", 0, 40, textName)
 	set(&u.Website, in.Website, "website", 0, maxShortField, textName)
+	u.Website = normalizeWebsite(u.Website)
 	set(&u.Tags, in.Tags, "tag_list", 0, 1000, textProse)
 	set(&u.ExternalID, in.ExternalID, "external_id", 0, maxShortField, textName)
 	set(&u.FacebookID, in.FacebookID, "facebook_id", 0, maxShortField, textName)
@@ -468,4 +469,13 @@ func (s *Service) DeleteUserByExternalID(ctx context.Context, caller Identity, e
 		return ErrForbidden
 	}
 	return s.DeleteUser(ctx, caller, u.ID)
+}
+
+// normalizeWebsite gives a website without a scheme the http:// the
+// ConnectyCube API answers with ("pavalli.com.au" is "http://pavalli.com.au").
+func normalizeWebsite(w string) string {
+	if w == "" || strings.Contains(w, "://") {
+		return w
+	}
+	return "http://" + w
 }
