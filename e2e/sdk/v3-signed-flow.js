@@ -146,4 +146,16 @@ scenario('v3 signed-session flow', async () => {
       sdkConfig.hash = 'sha1';
     }
   });
+
+  await step('users.get with a v1 filter, by login and by full name (the v3 users API)', async () => {
+    await ConnectyCube.createSession({ login, password });
+    const list = await ConnectyCube.users.get({ filter: { field: 'login', param: 'eq', value: login }, per_page: 5 });
+    assert.equal(list.total_entries, 1);
+    assert.equal(list.per_page, 5);
+    assert.equal(list.items[0].user.id, user.id);
+    const byLogin = await ConnectyCube.users.get({ login });
+    assert.equal(byLogin.user.id, user.id);
+    const byName = await ConnectyCube.users.get({ full_name: 'Signed User' });
+    assert.ok(byName.items.some((it) => it.user.id === user.id), JSON.stringify(byName));
+  });
 });

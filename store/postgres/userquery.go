@@ -163,14 +163,17 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 			" OR strpos(lower(full_name), lower(" + p + ")) > 0)")
 	}
 	where := strings.Join(f.where, " AND ")
+	// Planned with the operands each time (no cached generic plan): which
+	// index serves a query depends on its values, a tag's array above all.
+	args := append([]any{pgx.QueryExecModeExec}, f.args...)
 	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM cubeauth_users WHERE `+where, f.args...).Scan(&total); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM cubeauth_users WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, s.fail(op, err)
 	}
 	n := len(f.args)
 	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM cubeauth_users WHERE `+where+
 		` ORDER BY `+orderBy(q)+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, n+1, n+2),
-		append(f.args, limitArg(q.Limit), max(q.Offset, 0))...)
+		append(args, limitArg(q.Limit), max(q.Offset, 0))...)
 	if err != nil {
 		return nil, 0, s.fail(op, err)
 	}
