@@ -97,6 +97,9 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 				page.add(*u)
 			}
 		}
+		if len(q.Where) == 0 && q.Search == "" && (q.SortBy == "" || q.SortBy == store.FieldID) {
+			return pageOfAll(txn, q, page, now)
+		}
 		ids, indexed, err := candidates(txn, q)
 		if err != nil {
 			return err
@@ -130,6 +133,42 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 		return nil, 0, wrap(op, err)
 	}
 	return page.result(), page.total, nil
+}
+
+// pageOfAll fills page with a page of every user of the app in ID order:
+// it counts keys and reads only the page's users, so listing a large app
+// costs a key scan, not a decoding of every user.
+func pageOfAll(txn *badger.Txn, q store.UserQuery, page *topUsers, now time.Time) error {
+	var ids []int64
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix, opts.PrefetchValues = usersKeyPrefix(q.AppID), false
+	it := txn.NewIterator(opts)
+	for it.Rewind(); it.Valid(); it.Next() {
+		ids = append(ids, lastID(it.Item().Key()))
+	}
+	it.Close()
+	if q.Descending && q.SortBy == store.FieldID {
+		slices.Reverse(ids)
+	}
+	from := min(max(q.Offset, 0), len(ids))
+	to := len(ids)
+	if q.Limit > 0 {
+		to = min(from+q.Limit, len(ids))
+	}
+	page.total = len(ids)
+	for _, id := range ids[from:to] {
+		u, err := getUser(txn, q.AppID, id, now)
+		if errors.Is(err, store.ErrNotFound) {
+			page.total-- // a guest that expired this second
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		page.users = append(page.users, u)
+	}
+	page.q.Offset = 0 // the page is already cut
+	return nil
 }
 
 // candidates returns the IDs of the users that may match q, sorted, read

@@ -138,6 +138,10 @@ func orderBy(q store.UserQuery) string {
 	return "id"
 }
 
+// fewMatches is the most matches ListUsers sorts itself after finding
+// them (see there).
+const fewMatches = 10000
+
 // ListUsers returns the users matching q, in q's order, and how many match
 // in all; a Limit of zero or less means no limit. Every condition is one
 // SQL condition over an index of 0004_user_query.sql.
@@ -171,7 +175,15 @@ func (s *Store) ListUsers(ctx context.Context, q store.UserQuery) ([]store.User,
 		return nil, 0, s.fail(op, err)
 	}
 	n := len(f.args)
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM cubeauth_users WHERE `+where+
+	from := `cubeauth_users WHERE ` + where
+	if total <= fewMatches {
+		// Few matches: find them by the conditions' indexes, then sort.
+		// Left to itself, the planner may walk the sort order's index
+		// (the primary key) and filter, which reads the whole app when its
+		// estimate of the matches is too high.
+		from = `(SELECT ` + userColumns + ` FROM ` + from + ` OFFSET 0) m`
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM `+from+
 		` ORDER BY `+orderBy(q)+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, n+1, n+2),
 		append(args, limitArg(q.Limit), max(q.Offset, 0))...)
 	if err != nil {

@@ -55,6 +55,7 @@ func BenchmarkUserQueries(b *testing.B, s store.Store, n int) {
 			store.WhereText(store.FieldTags, store.OpEq, "t7"),
 			store.WhereTime(store.FieldCreatedAt, store.OpGt, BenchEpoch.Add(time.Duration(mid)*time.Second)),
 		}, SortBy: store.FieldCreatedAt, Descending: true, Limit: 10}, (n - mid) / 10000},
+		{"every user, a page of 10 (the v1 list)", store.UserQuery{Offset: mid, Limit: 10}, n},
 	} {
 		bc.q.AppID = 1
 		if bc.q.Limit == 0 {
