@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cubeauth/cubeauth/store"
 )
 
 // Rate is "Count events per Per". The zero Rate means no limit.
@@ -87,6 +89,16 @@ type Limits struct {
 	// per-IP limits count as one client. Default: 64 (0 means the default);
 	// 128 counts each address apart.
 	IPv6Prefix int
+	// ReportSharedCounters hears when the store's shared counters start
+	// failing (an error; the local limits alone apply until they answer
+	// again) and when they answer again (nil). An interface rather than a
+	// func keeps Limits comparable. Default: dropped.
+	ReportSharedCounters ErrorReporter
+}
+
+// ErrorReporter hears of errors handled out of a request's sight.
+type ErrorReporter interface {
+	ReportError(err error)
 }
 
 // DefaultIPv6Prefix is the IPv6 prefix length counted as one client: a /64
@@ -376,31 +388,43 @@ func (l *limiter) len() int {
 	return len(l.entries)
 }
 
-// limiters are a Service's limits in force.
+// limiters are a Service's limits in force. The failure limits and the
+// limits on creations (sessions, logins, signups, email changes) count in
+// the store's shared counters as well (sharedlimit.go); the lookup limits
+// count reads on every request and stay in memory.
 type limiters struct {
-	failuresAccountIP, failuresAccount, failuresIP           *limiter
-	sessionsIP, sessionsApp, loginsIP, signupsIP, signupsApp *limiter
-	lookupsIP, lookupsSession, emailChangesUser              *limiter
+	failuresAccountIP, failuresAccount, failuresIP           *sharedLimiter
+	sessionsIP, sessionsApp, loginsIP, signupsIP, signupsApp *sharedLimiter
+	emailChangesUser                                         *sharedLimiter
+	lookupsIP, lookupsSession                                *limiter
 	ipv6Prefix                                               int
 }
 
-func newLimiters(l Limits, now func() time.Time) limiters {
+// newLimiters returns the limits l in force, shared through counters.
+func newLimiters(l Limits, now func() time.Time, counters store.LimitCounters) limiters {
 	prefix := l.IPv6Prefix
 	if prefix <= 0 || prefix > 128 {
 		prefix = DefaultIPv6Prefix
 	}
+	health := &counterHealth{now: now, report: func(error) {}}
+	if l.ReportSharedCounters != nil {
+		health.report = l.ReportSharedCounters.ReportError
+	}
+	shared := func(name string, rate Rate, failClosed bool) *sharedLimiter {
+		return newSharedLimiter(newLimiter(name, rate, now, failClosed), counters, health)
+	}
 	return limiters{
-		failuresAccountIP: newLimiter(LimitFailuresPerAccountIP, l.FailuresPerAccountIP, now, true),
-		failuresAccount:   newLimiter(LimitFailuresPerAccount, l.FailuresPerAccount, now, true),
-		failuresIP:        newLimiter(LimitFailuresPerIP, l.FailuresPerIP, now, true),
-		sessionsIP:        newLimiter(LimitSessionsPerIP, l.SessionsPerIP, now, false),
-		sessionsApp:       newLimiter(LimitSessionsPerApp, l.SessionsPerApp, now, false),
-		loginsIP:          newLimiter(LimitLoginsPerIP, l.LoginsPerIP, now, false),
-		signupsIP:         newLimiter(LimitSignupsPerIP, l.SignupsPerIP, now, false),
-		signupsApp:        newLimiter(LimitSignupsPerApp, l.SignupsPerApp, now, false),
+		failuresAccountIP: shared(LimitFailuresPerAccountIP, l.FailuresPerAccountIP, true),
+		failuresAccount:   shared(LimitFailuresPerAccount, l.FailuresPerAccount, true),
+		failuresIP:        shared(LimitFailuresPerIP, l.FailuresPerIP, true),
+		sessionsIP:        shared(LimitSessionsPerIP, l.SessionsPerIP, false),
+		sessionsApp:       shared(LimitSessionsPerApp, l.SessionsPerApp, false),
+		loginsIP:          shared(LimitLoginsPerIP, l.LoginsPerIP, false),
+		signupsIP:         shared(LimitSignupsPerIP, l.SignupsPerIP, false),
+		signupsApp:        shared(LimitSignupsPerApp, l.SignupsPerApp, false),
+		emailChangesUser:  shared(LimitEmailChangesPerUser, l.EmailChangesPerUser, false),
 		lookupsIP:         newLimiter(LimitLookupsPerIP, l.LookupsPerIP, now, false),
 		lookupsSession:    newLimiter(LimitLookupsPerSession, l.LookupsPerSession, now, false),
-		emailChangesUser:  newLimiter(LimitEmailChangesPerUser, l.EmailChangesPerUser, now, false),
 		ipv6Prefix:        prefix,
 	}
 }

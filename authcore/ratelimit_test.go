@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cubeauth/cubeauth/store"
 )
 
 func testLimiter(c *clock, rate Rate, maxKeys int, failClosed bool) *limiter {
@@ -124,8 +126,8 @@ func TestWhenEveryKeyIsBlockedFailureLimitsRefuseNewKeysAndVolumeLimitsPassThem(
 }
 
 func TestIPv6ClientsCountByTheirPrefix(t *testing.T) {
-	ls := newLimiters(DefaultLimits, time.Now)
-	per128 := newLimiters(Limits{IPv6Prefix: 128}, time.Now)
+	ls := newLimiters(DefaultLimits, time.Now, nil)
+	per128 := newLimiters(Limits{IPv6Prefix: 128}, time.Now, nil)
 	tests := []struct{ ip, want, want128 string }{
 		{"192.0.2.7", "192.0.2.7", "192.0.2.7"},
 		{"::ffff:192.0.2.7", "192.0.2.7", "192.0.2.7"},
@@ -273,5 +275,115 @@ func TestConcurrentTakesNeverPassMoreThanTheRate(t *testing.T) {
 	wg.Wait()
 	if got := passed.Load(); got != 5 {
 		t.Fatalf("%d of 200 concurrent takes passed a 5/1h limit", got)
+	}
+}
+
+// wrongLogins tries a wrong password for login on each service in turn, n
+// times, and fails unless each is refused as a wrong password.
+func wrongLogins(t *testing.T, svcs []*Service, login string, n int) {
+	t.Helper()
+	for i := range n {
+		_, err := svcs[i%len(svcs)].CreateSession(context.Background(), SessionRequest{ClientIP: "198.51.100.7", Params: Params{
+			"application_id": "1", "auth_key": testAppKey, "user[login]": login, "user[password]": "wrongpassword",
+		}})
+		if !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("wrong password %d on service %d: %v, want bad credentials", i+1, i%len(svcs), err)
+		}
+	}
+}
+
+func wantFailureLimit(t *testing.T, svc *Service, login string) {
+	t.Helper()
+	_, err := svc.CreateSession(context.Background(), SessionRequest{ClientIP: "198.51.100.7", Params: Params{
+		"application_id": "1", "auth_key": testAppKey, "user[login]": login, "user[password]": "supersecret",
+	}})
+	var busy *BusyError
+	if !errors.As(err, &busy) || busy.Limit != LimitFailuresPerAccountIP {
+		t.Fatalf("the right password after the budget of wrong ones: %v, want failures_per_account_ip", err)
+	}
+}
+
+func TestServicesOnOneStoreShareOneFailureBudgetAndANewServiceRemembersIt(t *testing.T) {
+	f := newFixture(t)
+	f.mustLogin(t, "judy")
+	nodes := []*Service{f.svc}
+	for range 2 {
+		s := New(f.st, f.svc.Options())
+		t.Cleanup(s.Close)
+		nodes = append(nodes, s)
+	}
+	wrongLogins(t, nodes, "judy", DefaultLimits.FailuresPerAccountIP.Count)
+	for _, s := range nodes {
+		wantFailureLimit(t, s, "judy")
+	}
+	reloaded := New(f.st, f.svc.Options()) // a reload: empty local limiters
+	t.Cleanup(reloaded.Close)
+	wantFailureLimit(t, reloaded, "judy")
+}
+
+// failingCounters is a store whose shared counters are unreachable.
+type failingCounters struct {
+	*countingStore
+	calls atomic.Int64
+}
+
+func (f *failingCounters) AddLimitCount(context.Context, string, time.Time, time.Duration, int64) (int64, int64, error) {
+	f.calls.Add(1)
+	return 0, 0, store.ErrUnavailable
+}
+
+func (f *failingCounters) LimitCount(context.Context, string, time.Time, time.Duration) (int64, int64, error) {
+	f.calls.Add(1)
+	return 0, 0, store.ErrUnavailable
+}
+
+func (f *failingCounters) DeleteLimitCounts(context.Context, string) error {
+	f.calls.Add(1)
+	return store.ErrUnavailable
+}
+
+// reports records what ReportSharedCounters hears.
+type reports struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (r *reports) ReportError(err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+func TestWhenTheSharedCountersFailEachServiceStillLimitsOnItsOwnAndSaysSoOnce(t *testing.T) {
+	f := newFixture(t)
+	f.mustLogin(t, "kim")
+	broken := &failingCounters{countingStore: f.st}
+	heard := &reports{}
+	opts := f.svc.Options()
+	limits := *opts.Limits
+	limits.ReportSharedCounters = heard
+	opts.Limits = &limits
+	s := New(broken, opts)
+	t.Cleanup(s.Close)
+	wrongLogins(t, []*Service{s}, "kim", DefaultLimits.FailuresPerAccountIP.Count)
+	wantFailureLimit(t, s, "kim")
+	if len(heard.errs) != 1 || heard.errs[0] == nil {
+		t.Fatalf("reports = %v, want one error", heard.errs)
+	}
+	if n := broken.calls.Load(); n != 1 {
+		t.Fatalf("the broken counters were asked %d times within the retry interval, want 1", n)
+	}
+	f.clock.Advance(counterRetry)
+	wrongLoginsAfter := func() {
+		_, _ = s.CreateSession(context.Background(), SessionRequest{ClientIP: "203.0.113.9", Params: Params{
+			"application_id": "1", "auth_key": testAppKey, "user[login]": "kim", "user[password]": "wrongpassword",
+		}})
+	}
+	wrongLoginsAfter()
+	if n := broken.calls.Load(); n < 2 {
+		t.Fatalf("the counters were not asked again after the retry interval (%d calls)", n)
+	}
+	if len(heard.errs) != 1 {
+		t.Fatalf("reports = %v, want still one: the outage goes on", heard.errs)
 	}
 }

@@ -49,7 +49,7 @@ func New(st store.Store, opts Options) *Service {
 		hasher:     opts.Hasher,
 		sessions:   newSessionCache(opts.CacheSize),
 		misses:     newMissCache(missCacheSize(opts.CacheSize)),
-		limits:     newLimiters(*opts.Limits, opts.Now),
+		limits:     newLimiters(*opts.Limits, opts.Now, st),
 		resets:     newPasswordResets(opts.Now),
 		chatChecks: newChatChecks(),
 	}

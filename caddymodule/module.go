@@ -241,6 +241,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	limits.ReportSharedCounters = sharedCountersLog{h.logger}
 	if h.storage, err = h.loadStorage(ctx); err != nil {
 		return err
 	}
@@ -275,6 +276,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	return app.(*App).register(h)
+}
+
+// sharedCountersLog logs when the store's shared abuse-limit counters stop
+// and start answering, once each time.
+type sharedCountersLog struct{ logger *zap.Logger }
+
+// ReportError implements authcore.ErrorReporter.
+func (l sharedCountersLog) ReportError(err error) {
+	if err != nil {
+		l.logger.Warn("shared abuse-limit counters unavailable: each node counts alone until they answer", zap.Error(err))
+		return
+	}
+	l.logger.Info("shared abuse-limit counters answer again")
 }
 
 // loadStorage loads the configured driver, or the default Badger one.

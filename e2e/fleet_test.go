@@ -332,3 +332,65 @@ func recoveredLogin(t *testing.T, c *client, login string) session {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// failureBudget is the default failures_per_account_ip: wrong passwords for
+// one account from one client before it is refused.
+const failureBudget = 10
+
+// wrongPasswords tries a wrong password for login on each client in turn,
+// n times, and fails the test unless every try is refused as a wrong
+// password (not yet as throttled).
+func wrongPasswords(t *testing.T, cs []*client, login string, n int) {
+	t.Helper()
+	for i := range n {
+		r := cs[i%len(cs)].postJSON("/session.json", map[string]any{
+			"application_id": devAppID, "auth_key": devAuthKey,
+			"user": map[string]any{"login": login, "password": "wrong-password"},
+		})
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d of %d, on node %d: %s; want 401", i+1, n, i%len(cs), r)
+		}
+	}
+}
+
+// wantThrottled fails the test unless the right password for login is
+// refused as throttled on every client.
+func wantThrottled(t *testing.T, cs []*client, login, password string) {
+	t.Helper()
+	for i, c := range cs {
+		r := c.postJSON("/session.json", map[string]any{
+			"application_id": devAppID, "auth_key": devAuthKey,
+			"user": map[string]any{"login": login, "password": password},
+		})
+		if r.Status != http.StatusTooManyRequests {
+			t.Fatalf("node %d after the budget of wrong passwords: %s; want 429", i, r)
+		}
+	}
+}
+
+func TestFleetWrongPasswordsSpreadOverThreeNodesAreBlockedAfterOneNodesBudget(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 3)
+	c := f.clients(t)
+	login := "spread" + uniqueSuffix(t)
+	devLogin(t, c[0], login, "supersecret1")
+	// Round robin: each node alone sees a third of the budget.
+	wrongPasswords(t, c, login, failureBudget)
+	wantThrottled(t, c, login, "supersecret1")
+	if n := testpg.QueryInt(t, f.dsn, `SELECT count(*) FROM cubeauth_limit_counters
+		WHERE key LIKE '%`+login+`%'`); n != 0 {
+		t.Fatalf("%d counters name the login in plain text", n)
+	}
+}
+
+func TestWrongPasswordsBeforeARestartStillCountOnOneBadgerNode(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	c := []*client{newClient(t, s)}
+	login := "restart" + uniqueSuffix(t)
+	devLogin(t, c[0], login, "supersecret1")
+	wrongPasswords(t, c, login, failureBudget/2)
+	s.Caddy.Restart(t) // a new process: nothing of the count is left in memory
+	wrongPasswords(t, c, login, failureBudget-failureBudget/2)
+	wantThrottled(t, c, login, "supersecret1")
+}

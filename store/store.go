@@ -230,6 +230,8 @@ type Store interface {
 
 	// PasswordResets keep pending password resets (passwordreset.go).
 	PasswordResets
+	// LimitCounters count abuse-limit events for the fleet (counters.go).
+	LimitCounters
 
 	// Subscribe registers fn to be called for every change that other users
 	// of the store must see (revocations, app changes), including changes

@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("sessions", func(t *testing.T) { testSessions(t, h) })
 	t.Run("nonces", func(t *testing.T) { testNonces(t, h) })
 	t.Run("password resets", func(t *testing.T) { testPasswordResets(t, h) })
+	t.Run("limit counters", func(t *testing.T) { testLimitCounters(t, h) })
 	t.Run("events", func(t *testing.T) { testEvents(t, h) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, h) })
 	// Tests that wait for time to pass run in parallel to keep the suite fast.
@@ -72,6 +73,10 @@ func Run(t *testing.T, h Harness) {
 		t.Run("a password reset disappears when its ExpiresAt passes", func(t *testing.T) {
 			t.Parallel()
 			testPasswordResetExpiry(t, h)
+		})
+		t.Run("a limit counter window disappears two windows after its start", func(t *testing.T) {
+			t.Parallel()
+			testLimitCounterExpiry(t, h)
 		})
 	})
 }
