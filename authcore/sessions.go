@@ -17,6 +17,9 @@ import (
 type SessionRequest struct {
 	Params   Params
 	ClientIP string
+	// Providers returns the app's outside identity providers (Firebase, a
+	// custom identity provider); nil when none is configured anywhere.
+	Providers ProviderLookup
 }
 
 // SessionResult is a created or looked-up session. Token is set only when
@@ -35,8 +38,9 @@ type SessionResult struct {
 }
 
 // CreateSession creates an app session, or a user session for a login or
-// email with password (creating the user when the app allows it), or a guest
-// session; legacy signed requests are verified when they carry a signature.
+// email with password, a Firebase ID token or a custom identity provider's
+// token (creating the user when the app allows it), or a guest session;
+// legacy signed requests are verified when they carry a signature.
 func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (SessionResult, error) {
 	p := req.Params
 	ip := s.limits.clientKey(req.ClientIP)
@@ -61,12 +65,19 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 	if err := s.checkSignature(ctx, app, p, now); err != nil {
 		return SessionResult{}, err
 	}
-	if p["provider"] != "" {
-		return SessionResult{}, ErrUnsupported
+	var providers AppProviders
+	if req.Providers != nil {
+		providers = req.Providers(app.ID)
 	}
 	res := SessionResult{Stage: app.Stage}
 	creds := p.Sub("user")
 	switch {
+	case p["provider"] != "":
+		u, created, err := s.signInWithFirebase(ctx, app, providers.Firebase, p, ip, AllowsSessionWithoutUser(app))
+		if err != nil {
+			return res, err
+		}
+		res.User, res.UserCreated = &u, created
 	case creds["guest"] != "" && creds["guest"] != "0" && creds["guest"] != "false":
 		if !AllowsGuestSessions(app) {
 			return res, ErrGuestsDenied
@@ -79,6 +90,14 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 			return res, err
 		}
 		res.User, res.UserCreated = &u, true
+	case providers.IdentityProvider != nil && creds["login"] != "":
+		// The app's logins are its identity provider's tokens; the SDKs
+		// send a dummy password beside them, which is ignored.
+		u, created, err := s.signInWithIdentityProvider(ctx, app, providers.IdentityProvider, creds["login"], ip, AllowsSessionWithoutUser(app))
+		if err != nil {
+			return res, err
+		}
+		res.User, res.UserCreated = &u, created
 	case creds != nil:
 		u, created, err := s.signIn(ctx, app, credentialsFrom(creds), ip, AllowsSessionWithoutUser(app))
 		if err != nil {
