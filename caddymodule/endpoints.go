@@ -87,7 +87,7 @@ func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, _ string)
 			return err
 		}
 		// The SDKs send their old (maybe expired) CB-Token here too: ignore it.
-		res, err := h.service.CreateSession(ctx, authcore.SessionRequest{Params: p, ClientIP: clientIP(r)})
+		res, err := h.service.CreateSession(ctx, authcore.SessionRequest{Params: p, ClientIP: clientIP(r), Providers: h.providersOf})
 		if err != nil {
 			return err
 		}
