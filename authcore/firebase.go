@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -16,13 +15,10 @@ import (
 // SigningKeys are the published keys that Firebase ID tokens are signed
 // with. The HTTP layer fetches and caches them; authcore only verifies.
 type SigningKeys interface {
-	// SigningKey returns the RSA public key with this key ID, or
-	// ErrUnknownKey. Any other error means the keys cannot be had now.
+	// SigningKey returns the RSA public key with this key ID, or nil when
+	// no published key has it. An error means the keys cannot be had now.
 	SigningKey(ctx context.Context, kid string) (*rsa.PublicKey, error)
 }
-
-// ErrUnknownKey: no published key has this key ID.
-var ErrUnknownKey = errors.New("unknown signing key")
 
 // FirebaseSkew is the clock skew allowed on a Firebase ID token's times.
 const FirebaseSkew = time.Minute
@@ -104,11 +100,11 @@ func VerifyFirebaseToken(ctx context.Context, token, projectID string, keys Sign
 		return FirebaseClaims{}, false, nil
 	}
 	key, err := keys.SigningKey(ctx, t.header.Kid)
-	if errors.Is(err, ErrUnknownKey) {
-		return FirebaseClaims{}, false, nil
-	}
 	if err != nil {
 		return FirebaseClaims{}, false, err
+	}
+	if key == nil {
+		return FirebaseClaims{}, false, nil
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig) != nil {

@@ -16,8 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/cubeauth/cubeauth/authcore"
 )
 
 // DefaultFirebaseKeysURL is where Google publishes the certificates that
@@ -56,7 +54,7 @@ func newSigningKeys(url string) *signingKeys {
 	return &signingKeys{url: url, client: &http.Client{Timeout: keysFetchTimeout}, now: time.Now}
 }
 
-// SigningKey returns the key with this kid, or authcore.ErrUnknownKey.
+// SigningKey returns the key with this kid, or nil when there is none.
 func (k *signingKeys) SigningKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -66,14 +64,14 @@ func (k *signingKeys) SigningKey(ctx context.Context, kid string) (*rsa.PublicKe
 		return key, nil
 	}
 	if fresh && now.Sub(k.lastFetch) < keysRefetchAfter {
-		return nil, authcore.ErrUnknownKey
+		return nil, nil
 	}
 	k.lastFetch = now
 	keys, maxAge, err := k.fetch(ctx)
 	if err != nil {
 		if fresh {
 			// The keys in hand are still valid: the kid is unknown to them.
-			return nil, authcore.ErrUnknownKey
+			return nil, nil
 		}
 		return nil, err
 	}
@@ -81,7 +79,7 @@ func (k *signingKeys) SigningKey(ctx context.Context, kid string) (*rsa.PublicKe
 	if key, ok := keys[kid]; ok {
 		return key, nil
 	}
-	return nil, authcore.ErrUnknownKey
+	return nil, nil
 }
 
 func (k *signingKeys) fetch(ctx context.Context) (map[string]*rsa.PublicKey, time.Duration, error) {
