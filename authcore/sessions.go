@@ -249,6 +249,8 @@ type LoginRequest struct {
 	Token    string
 	Params   Params
 	ClientIP string
+	// Providers are as in SessionRequest.
+	Providers ProviderLookup
 }
 
 // Login binds a user to an existing session, keeping the token (the SDKs
@@ -262,18 +264,28 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (store.User, erro
 	if err != nil {
 		return store.User{}, err
 	}
-	if req.Params["provider"] != "" {
-		return store.User{}, ErrUnsupported
-	}
 	app, err := s.App(ctx, id.AppID)
 	if err != nil {
 		return store.User{}, err
+	}
+	var providers AppProviders
+	if req.Providers != nil {
+		providers = req.Providers(app.ID)
 	}
 	creds := req.Params.Sub("user")
 	if creds == nil {
 		creds = req.Params // POST /login sends the fields at the top level
 	}
-	u, _, err := s.signIn(ctx, app, credentialsFrom(creds), ip, false)
+	// The user must exist, as for a password login.
+	var u store.User
+	switch {
+	case req.Params["provider"] != "":
+		u, _, err = s.signInWithFirebase(ctx, app, providers.Firebase, req.Params, ip, false)
+	case providers.IdentityProvider != nil && creds["login"] != "":
+		u, _, err = s.signInWithIdentityProvider(ctx, app, providers.IdentityProvider, creds["login"], ip, false)
+	default:
+		u, _, err = s.signIn(ctx, app, credentialsFrom(creds), ip, false)
+	}
 	if err != nil {
 		return u, err
 	}

@@ -121,7 +121,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, _ string) e
 		if err != nil {
 			return err
 		}
-		u, err := h.service.Login(ctx, authcore.LoginRequest{Token: requestToken(r), Params: p, ClientIP: clientIP(r)})
+		u, err := h.service.Login(ctx, authcore.LoginRequest{Token: requestToken(r), Params: p, ClientIP: clientIP(r), Providers: h.providersOf})
 		if err != nil {
 			return err
 		}

@@ -348,6 +348,37 @@ func TestOfficialSDKSignsInThroughFirebaseAndACustomIdentityProvider(t *testing.
 		}
 		wantRefused(t, got["refused"], http.StatusUnauthorized)
 		wantRefused(t, got["slow"], http.StatusServiceUnavailable)
+
+		// POST /login upgrades an app session with the IdP token too; the
+		// user must exist, as for a password login.
+		post := func(path, token string, body map[string]any) (int, map[string]any) {
+			b, _ := json.Marshal(body)
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(string(b)))
+			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("CB-Token", token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, out
+		}
+		status, app := post("/session", "", map[string]any{"application_id": 3, "auth_key": "key-3"})
+		appToken, _ := app["session"].(map[string]any)["token"].(string)
+		if status != http.StatusCreated || appToken == "" {
+			t.Fatalf("app session: %d %v", status, app)
+		}
+		status, login := post("/login", appToken, map[string]any{"login": "good-" + suffix[:4] + "1", "password": "x"})
+		if user, _ := login["user"].(map[string]any); status != http.StatusAccepted || int64(user["id"].(float64)) != got["first"].UserID {
+			t.Fatalf("POST /login with the IdP token: %d %v; want user %d", status, login, got["first"].UserID)
+		}
+		if status, _ := post("/login", appToken, map[string]any{"login": "good-999999", "password": "x"}); status != http.StatusNotFound {
+			t.Fatalf("POST /login for a user that does not exist: %d, want 404", status)
+		}
 	})
 
 	t.Run("a custom identity provider that is down", func(t *testing.T) {
