@@ -12,6 +12,22 @@ func testIdentities(t *testing.T, h Harness) {
 	t.Run("concurrent first logins with one identity make one user", testIdentityConcurrent(h))
 	t.Run("a taken identity, login or email is refused and creates nothing", testIdentityTaken(h))
 	t.Run("deleting the user frees its identity", testIdentityGoesWithUser(h))
+	t.Run("deleting the app frees its identities", testIdentityGoesWithApp(h))
+}
+
+func testIdentityGoesWithApp(h Harness) func(t *testing.T) {
+	return func(t *testing.T) {
+		s := openFresh(t, h)
+		mustPutApp(t, s, newApp(1))
+		u := store.User{AppID: 1, CreatedAt: now(), UpdatedAt: now()}
+		wantErr(t, "CreateUserWithIdentity", s.CreateUserWithIdentity(t.Context(), &u, "cidp", "x"), nil)
+		wantErr(t, "DeleteApp", s.DeleteApp(t.Context(), 1), nil)
+		mustPutApp(t, s, newApp(1))
+		_, err := s.GetUserByIdentity(t.Context(), 1, "cidp", "x")
+		wantErr(t, "the identity in a deleted app", err, store.ErrNotFound)
+		v := store.User{AppID: 1, CreatedAt: now(), UpdatedAt: now()}
+		wantErr(t, "binding it in the app made again", s.CreateUserWithIdentity(t.Context(), &v, "cidp", "x"), nil)
+	}
 }
 
 func testIdentityDurable(h Harness) func(t *testing.T) {
