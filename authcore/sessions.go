@@ -17,6 +17,9 @@ import (
 type SessionRequest struct {
 	Params   Params
 	ClientIP string
+	// Providers returns the app's outside identity providers (Firebase, a
+	// custom identity provider); nil when none is configured anywhere.
+	Providers ProviderLookup
 }
 
 // SessionResult is a created or looked-up session. Token is set only when
@@ -35,8 +38,9 @@ type SessionResult struct {
 }
 
 // CreateSession creates an app session, or a user session for a login or
-// email with password (creating the user when the app allows it), or a guest
-// session; legacy signed requests are verified when they carry a signature.
+// email with password, a Firebase ID token or a custom identity provider's
+// token (creating the user when the app allows it), or a guest session;
+// legacy signed requests are verified when they carry a signature.
 func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (SessionResult, error) {
 	p := req.Params
 	ip := s.limits.clientKey(req.ClientIP)
@@ -61,12 +65,19 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 	if err := s.checkSignature(ctx, app, p, now); err != nil {
 		return SessionResult{}, err
 	}
-	if p["provider"] != "" {
-		return SessionResult{}, ErrUnsupported
+	var providers AppProviders
+	if req.Providers != nil {
+		providers = req.Providers(app.ID)
 	}
 	res := SessionResult{Stage: app.Stage}
 	creds := p.Sub("user")
 	switch {
+	case p["provider"] != "":
+		u, created, err := s.signInWithFirebase(ctx, app, providers.Firebase, p, ip, AllowsSessionWithoutUser(app))
+		if err != nil {
+			return res, err
+		}
+		res.User, res.UserCreated = &u, created
 	case creds["guest"] != "" && creds["guest"] != "0" && creds["guest"] != "false":
 		if !AllowsGuestSessions(app) {
 			return res, ErrGuestsDenied
@@ -79,6 +90,14 @@ func (s *Service) CreateSession(ctx context.Context, req SessionRequest) (Sessio
 			return res, err
 		}
 		res.User, res.UserCreated = &u, true
+	case providers.IdentityProvider != nil && creds["login"] != "":
+		// The app's logins are its identity provider's tokens; the SDKs
+		// send a dummy password beside them, which is ignored.
+		u, created, err := s.signInWithIdentityProvider(ctx, app, providers.IdentityProvider, creds["login"], ip, AllowsSessionWithoutUser(app))
+		if err != nil {
+			return res, err
+		}
+		res.User, res.UserCreated = &u, created
 	case creds != nil:
 		u, created, err := s.signIn(ctx, app, credentialsFrom(creds), ip, AllowsSessionWithoutUser(app))
 		if err != nil {
@@ -233,6 +252,8 @@ type LoginRequest struct {
 	Token    string
 	Params   Params
 	ClientIP string
+	// Providers are as in SessionRequest.
+	Providers ProviderLookup
 }
 
 // Login binds a user to an existing session, keeping the token (the SDKs
@@ -246,18 +267,28 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (store.User, erro
 	if err != nil {
 		return store.User{}, err
 	}
-	if req.Params["provider"] != "" {
-		return store.User{}, ErrUnsupported
-	}
 	app, err := s.App(ctx, id.AppID)
 	if err != nil {
 		return store.User{}, err
+	}
+	var providers AppProviders
+	if req.Providers != nil {
+		providers = req.Providers(app.ID)
 	}
 	creds := req.Params.Sub("user")
 	if creds == nil {
 		creds = req.Params // POST /login sends the fields at the top level
 	}
-	u, _, err := s.signIn(ctx, app, credentialsFrom(creds), ip, false)
+	// The user must exist, as for a password login.
+	var u store.User
+	switch {
+	case req.Params["provider"] != "":
+		u, _, err = s.signInWithFirebase(ctx, app, providers.Firebase, req.Params, ip, false)
+	case providers.IdentityProvider != nil && creds["login"] != "":
+		u, _, err = s.signInWithIdentityProvider(ctx, app, providers.IdentityProvider, creds["login"], ip, false)
+	default:
+		u, _, err = s.signIn(ctx, app, credentialsFrom(creds), ip, false)
+	}
 	if err != nil {
 		return u, err
 	}

@@ -101,6 +101,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			private_user_fields <field...>  # e.g. custom_data
 //			min_password_length <n>     # 8 to 128 characters, default 8
 //			password_reset { … }        # as above, but ttl
+//			firebase { … }              # Firebase sign-in; see parseFirebase
+//			identity_provider <url> { … }   # custom IdP; see parseIdentityProvider
 //		}
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -273,6 +275,10 @@ func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
 			err = parseInt(d, &app.MinPasswordLength)
 		case "password_reset":
 			app.PasswordReset, err = parsePasswordReset(d, true)
+		case "firebase":
+			app.Firebase, err = parseFirebase(d)
+		case "identity_provider":
+			app.IdentityProvider, err = parseIdentityProvider(d)
 		default:
 			err = d.Errf("unknown app subdirective %q", d.Val())
 		}

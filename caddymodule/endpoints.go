@@ -88,7 +88,7 @@ func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, _ string)
 			return err
 		}
 		// The SDKs send their old (maybe expired) CB-Token here too: ignore it.
-		res, err := h.service.CreateSession(ctx, authcore.SessionRequest{Params: p, ClientIP: clientIP(r)})
+		res, err := h.service.CreateSession(ctx, authcore.SessionRequest{Params: p, ClientIP: clientIP(r), Providers: h.providersOf})
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, _ string) e
 		if err != nil {
 			return err
 		}
-		u, err := h.service.Login(ctx, authcore.LoginRequest{Token: requestToken(r), Params: p, ClientIP: clientIP(r)})
+		u, err := h.service.Login(ctx, authcore.LoginRequest{Token: requestToken(r), Params: p, ClientIP: clientIP(r), Providers: h.providersOf})
 		if err != nil {
 			return err
 		}

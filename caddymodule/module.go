@@ -134,6 +134,8 @@ type Handler struct {
 	expiry *expiryCache
 	// resets is the password reset state (passwordreset.go).
 	resets *resetState
+	// providers are the declared apps' outside identity providers.
+	providers map[int64]authcore.AppProviders
 
 	// Set when the config starts (App.Start), before ready.
 	service       *authcore.Service
@@ -184,6 +186,11 @@ type AppConfig struct {
 	MinPasswordLength int `json:"min_password_length,omitempty"`
 	// PasswordReset overrides the handler's password reset mail for this app.
 	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
+	// Firebase turns on Firebase phone and email sign-in. Default: off.
+	Firebase *FirebaseAppConfig `json:"firebase,omitempty"`
+	// IdentityProvider makes the app's logins tokens of its custom identity
+	// provider (ConnectyCube's CIdP). Default: off.
+	IdentityProvider *IdentityProviderConfig `json:"identity_provider,omitempty"`
 }
 
 // userFields is the app's field visibility overrides.
@@ -263,6 +270,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Hasher:        hasher,
 	}
 	if err := h.provisionPasswordReset(); err != nil {
+		return err
+	}
+	if err := h.provisionProviders(); err != nil {
 		return err
 	}
 	if err := h.provisionChatPassword(); err != nil {

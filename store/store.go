@@ -233,6 +233,9 @@ type Store interface {
 	// LimitCounters count abuse-limit events for the fleet (counters.go).
 	LimitCounters
 
+	// Identities bind users to outside identity providers (identities.go).
+	Identities
+
 	// Subscribe registers fn to be called for every change that other users
 	// of the store must see (revocations, app changes), including changes
 	// made by other processes when the driver is shared. The returned func

@@ -238,7 +238,7 @@ func deleteAppRecords(txn *badger.Txn, appID int64, limit int) (int, error) {
 			keys = append(keys, k, append([]byte(prefixReset), k[len(k)-len(store.TokenHash{}):]...))
 		}
 	}
-	for _, prefix := range []string{prefixUserSessions, prefixUser, prefixLogin, prefixEmail, prefixQuery, prefixNonce} {
+	for _, prefix := range []string{prefixUserSessions, prefixUser, prefixLogin, prefixEmail, prefixQuery, prefixIdentity, prefixNonce} {
 		rest := 0
 		if limit > 0 {
 			rest = limit - len(keys)

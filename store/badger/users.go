@@ -169,7 +169,10 @@ func (s *Store) DeleteUser(ctx context.Context, appID, userID int64) error {
 		if err != nil {
 			return err
 		}
-		return deleteUserResets(txn, appID, userID)
+		if err := deleteUserResets(txn, appID, userID); err != nil {
+			return err
+		}
+		return deleteUserIdentities(txn, appID, userID)
 	})
 	if err != nil {
 		return wrap(op, err)
