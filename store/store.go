@@ -238,6 +238,8 @@ type Store interface {
 
 	// PasswordResets keep pending password resets (passwordreset.go).
 	PasswordResets
+	// SigningKeys keep the assertion signing keys (signingkeys.go).
+	SigningKeys
 
 	// Subscribe registers fn to be called for every change that other users
 	// of the store must see (revocations, app changes), including changes

@@ -20,6 +20,7 @@ import (
 //	su/<app><user><session>      sessions of a user (0: app sessions) -> token hash
 //	n/<app><key>                 used nonce -> expiry in Unix nanoseconds
 //	r/, ru/                      password resets (passwordresets.go)
+//	k/                           assertion signing keys (signingkeys.go)
 //	q/users, q/sessions          Badger sequences for user and session IDs
 const (
 	prefixApp          = "a/"

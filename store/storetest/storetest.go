@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("sessions", func(t *testing.T) { testSessions(t, h) })
 	t.Run("nonces", func(t *testing.T) { testNonces(t, h) })
 	t.Run("password resets", func(t *testing.T) { testPasswordResets(t, h) })
+	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, h) })
 	t.Run("events", func(t *testing.T) { testEvents(t, h) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, h) })
 	// Tests that wait for time to pass run in parallel to keep the suite fast.
