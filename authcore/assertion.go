@@ -176,18 +176,16 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 		}
 	}
 	var current *assertionSigner
-	set := jwkSet{Keys: []map[string]string{}}
 	for _, k := range keys {
 		s, err := parseSigningKey(k)
 		if err != nil {
 			return err
 		}
-		set.Keys = append(set.Keys, s.jwk)
 		if s.alg == a.opts.Alg && (current == nil || s.slot > current.slot) {
 			current = s
 		}
 	}
-	b, err := json.Marshal(set)
+	b, err := publicJWKS(keys)
 	if err != nil {
 		return err
 	}
@@ -200,6 +198,29 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 
 type jwkSet struct {
 	Keys []map[string]string `json:"keys"`
+}
+
+// publicJWKS is the JSON Web Key Set of the keys' public halves.
+func publicJWKS(keys []store.SigningKey) ([]byte, error) {
+	set := jwkSet{Keys: []map[string]string{}}
+	for _, k := range keys {
+		s, err := parseSigningKey(k)
+		if err != nil {
+			return nil, err
+		}
+		set.Keys = append(set.Keys, s.jwk)
+	}
+	return json.Marshal(set)
+}
+
+// StoreJWKS reads the live signing keys of st and returns their public
+// halves as a JWKS, for the admin API (which has a store, not a signer).
+func StoreJWKS(ctx context.Context, st store.SigningKeys) ([]byte, error) {
+	keys, err := st.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, storeErr(err, ErrUnavailable)
+	}
+	return publicJWKS(keys)
 }
 
 // JWKS returns the public keys as a JSON Web Key Set, loading them first

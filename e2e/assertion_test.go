@@ -177,6 +177,18 @@ func testVerifier(t *testing.T, lang string) {
 	// Positive control: the recorded assertion is accepted directly.
 	get(verifierURL, "/anything", "X-Cube-Assertion", unbound).want(t, http.StatusOK)
 
+	t.Run("the JWKS is served on the site and through the admin API", func(t *testing.T) {
+		site := get(srv.URL, "/.well-known/cubeauth/jwks.json").want(t, http.StatusOK)
+		admin := get(fmt.Sprintf("http://127.0.0.1:%d", srv.admin), "/cubeauth/assertion/jwks").want(t, http.StatusOK)
+		var header struct{ Kid string }
+		decodeJWTPart(t, unbound, 0, &header)
+		for _, r := range []reply{site, admin} {
+			var set struct{ Keys []map[string]string }
+			if err := json.Unmarshal(r.Body, &set); err != nil || len(set.Keys) != 1 || set.Keys[0]["kid"] != header.Kid || set.Keys[0]["d"] != "" {
+				t.Fatalf("%s: want the one public key %s: %s", r, header.Kid, r.Body)
+			}
+		}
+	})
 	t.Run("a bound assertion replayed on another path is refused", func(t *testing.T) {
 		get(boundRecSite, "/orders/1", "CB-Token", user.Token).want(t, http.StatusOK)
 		bound := rec.last(t).Header.Get("X-Cube-Assertion")

@@ -50,6 +50,7 @@ func (api *operatorAPI) routes() []route {
 		{pattern: "GET /cubeauth/stores", op: api.listStores, global: true},
 		{pattern: "GET /cubeauth/ui", op: serveDashboard, global: true},
 		{pattern: "GET /cubeauth/ui/{file...}", op: serveDashboard, global: true},
+		{pattern: "GET /cubeauth/assertion/jwks", op: api.assertionJWKS},
 		{pattern: "GET /cubeauth/apps", op: api.listApps},
 		{pattern: "POST /cubeauth/apps", op: api.createApp},
 		{pattern: "GET /cubeauth/apps/{app}", op: api.showApp},
@@ -160,6 +161,17 @@ func (api *operatorAPI) service(r *http.Request) (*authcore.Service, error) {
 		return nil, adminError(status, lerr.reason)
 	}
 	return svc, err
+}
+
+// assertionJWKS is the public keys of the store's assertion signing keys.
+func (api *operatorAPI) assertionJWKS(w http.ResponseWriter, r *http.Request, t target) error {
+	b, err := authcore.StoreJWKS(r.Context(), t.svc.Store())
+	if err != nil {
+		return adminDomainError(err, "")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(b)
+	return err
 }
 
 func (api *operatorAPI) listStores(w http.ResponseWriter, _ *http.Request, _ target) error {
