@@ -173,3 +173,33 @@ func TestRotationMakesOneKeyAndKeepsThePreviousPublished(t *testing.T) {
 		t.Fatalf("after ten periods the key is of slot %d, want %d", s.slot, a.slot(c.Now()))
 	}
 }
+
+// BenchmarkAssertion: the cached unbound path (a map read) beside a bound
+// assertion signed per request.
+func BenchmarkAssertion(b *testing.B) {
+	for _, alg := range []string{AlgES256, AlgEdDSA} {
+		bs, err := badgerstore.Open(badgerstore.Options{Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := NewAssertions(bs, AssertionOptions{Alg: alg})
+		id := Identity{AppID: 1, UserID: 42, Login: "alice", SessionID: 7, TokenHash: HashToken("t")}
+		b.Run("unbound/alg="+alg, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.Assertion(b.Context(), id, "api.test"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("bound/alg="+alg, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.BoundAssertion(b.Context(), id, "api.test", "GET", "/api/messages"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		_ = bs.Close()
+	}
+}
