@@ -92,6 +92,14 @@ func NewAssertions(st store.SigningKeys, opts AssertionOptions) *Assertions {
 	return a
 }
 
+// CurrentKeyID is the kid of the key that signs now ("" before the first).
+func (a *Assertions) CurrentKeyID() string {
+	if s := a.current.Load(); s != nil {
+		return s.kid
+	}
+	return ""
+}
+
 // Options returns the options after defaults.
 func (a *Assertions) Options() AssertionOptions { return a.opts }
 

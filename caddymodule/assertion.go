@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/textproto"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -80,8 +81,13 @@ func (h *Handler) startAssertions(st store.SigningKeys) {
 		return
 	}
 	h.assertions = authcore.NewAssertions(st, h.Assertion.options(h.SessionCacheSize))
+	svc := h.service
+	runningAssertions.Store(svc, h.assertions)
 	ctx, cancel := context.WithCancel(context.Background())
-	h.stopAssertions = cancel
+	h.stopAssertions = func() {
+		cancel()
+		runningAssertions.CompareAndDelete(svc, h.assertions)
+	}
 	go func() {
 		t := time.NewTicker(assertionRefresh)
 		defer t.Stop()
@@ -96,6 +102,19 @@ func (h *Handler) startAssertions(st store.SigningKeys) {
 			}
 		}
 	}()
+}
+
+// runningAssertions maps a running handler's *authcore.Service to its
+// *authcore.Assertions, for the admin API's rotate operation, which finds
+// stores through their services.
+var runningAssertions sync.Map
+
+// AssertionsFor returns the signer of the handler whose service is svc, or
+// nil when that handler signs no assertions.
+func AssertionsFor(svc *authcore.Service) *authcore.Assertions {
+	a, _ := runningAssertions.Load(svc)
+	as, _ := a.(*authcore.Assertions)
+	return as
 }
 
 // setAssertion puts the signed assertion on a request to be forwarded.

@@ -208,6 +208,34 @@ func testVerifier(t *testing.T, lang string) {
 		// While a fresh one from cubeauth passes.
 		get(srv.URL, "/whoami", "CB-Token", user.Token).want(t, http.StatusOK)
 	})
+	t.Run("a rotated key is published beside the previous one and verifies", func(t *testing.T) {
+		var old struct{ Kid string }
+		decodeJWTPart(t, unbound, 0, &old)
+		admin := &client{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", srv.admin), http: c.http}
+		var rotated struct{ Kid string }
+		if err := json.Unmarshal(admin.do(http.MethodPost, "/cubeauth/assertion/rotate", nil).want(t, http.StatusOK).Body, &rotated); err != nil || rotated.Kid == "" || rotated.Kid == old.Kid {
+			t.Fatalf("rotate answered kid %q (old %s), %v", rotated.Kid, old.Kid, err)
+		}
+		// Every handler reloads the keys within 10 s.
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			body := string(get(recSite, "/.well-known/cubeauth/jwks.json").want(t, http.StatusOK).Body)
+			site := string(get(srv.URL, "/.well-known/cubeauth/jwks.json").want(t, http.StatusOK).Body)
+			if strings.Contains(body, rotated.Kid) && strings.Contains(site, rotated.Kid) && strings.Contains(site, old.Kid) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the JWKS does not list the new key %s beside %s: %s", rotated.Kid, old.Kid, site)
+			}
+		}
+		get(recSite, "/whoami", "CB-Token", user.Token).want(t, http.StatusOK)
+		var now struct{ Kid string }
+		decodeJWTPart(t, rec.last(t).Header.Get("X-Cube-Assertion"), 0, &now)
+		if now.Kid != rotated.Kid {
+			t.Fatalf("after the rotation cubeauth signs with %s, want %s", now.Kid, rotated.Kid)
+		}
+		time.Sleep(5 * time.Second) // the verifiers refetch a JWKS at most every 5 s
+		get(srv.URL, "/whoami", "CB-Token", user.Token).want(t, http.StatusOK)
+	})
 	if t.Failed() {
 		t.Logf("verifier output:\n%s", logs.String())
 	}
