@@ -20,6 +20,8 @@ type Identity struct {
 	// UserID is zero for an app session.
 	UserID int64
 	Login  string
+	// SessionID is the session's public ID (store.Session.ID).
+	SessionID int64
 	// TokenHash names the session without revealing the token.
 	TokenHash store.TokenHash
 }
@@ -82,7 +84,7 @@ func (s *Service) loadSession(ctx context.Context, h store.TokenHash, now time.T
 		s.sessions.drop(h)
 		return nil, storeErr(err, ErrSessionNotFound)
 	}
-	id := Identity{AppID: sess.AppID, UserID: sess.UserID, Login: sess.Login, TokenHash: h}
+	id := Identity{AppID: sess.AppID, UserID: sess.UserID, Login: sess.Login, SessionID: sess.ID, TokenHash: h}
 	e := &cachedSession{identity: id, maxExpiresAt: sess.MaxExpiresAt.UnixNano()}
 	e.expiresAt.Store(sess.ExpiresAt.UnixNano())
 	e.storedExpiresAt.Store(sess.ExpiresAt.UnixNano())

@@ -88,6 +88,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			html_template <template>|{file./path}
 //			ttl <duration>              # how long a link works, default 1h
 //		}
+//		assertion {                     # signed identity for the backend; alone: defaults
+//			alg ES256|EdDSA             # default ES256
+//			issuer <iss>                # default cubeauth
+//			audience <aud>              # default the request's Host
+//			ttl <duration>              # default 30s
+//			bind_request                # method, path and jti in every assertion
+//			header <name>               # default X-Cube-Assertion
+//			rotate_every <duration>     # default 24h
+//		}
 //		app <id> {
 //			name <label>
 //			auth_key <key>
@@ -156,6 +165,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseString(d, &h.ChatPasswordSecret)
 		case "account_settings":
 			h.AccountSettings, err = parseAccountSettings(d)
+		case "assertion":
+			h.Assertion, err = parseAssertion(d)
 		case "smtp":
 			err = h.parseSMTP(d)
 		case "password_reset":

@@ -218,6 +218,12 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, next caddyhttp
 		userID = strconv.FormatInt(id.UserID, 10)
 	}
 	h.headers.inject(r.Header, app, userID, id.Login)
+	if h.assertions != nil {
+		if err := h.setAssertion(r, id); err != nil {
+			h.writeError(w, r, err)
+			return nil
+		}
+	}
 	setUserPlaceholders(r, app, userID, id.Login)
 	app.forwarded.Inc()
 	// Every request slides the session; the Flutter SDK takes a missing

@@ -120,6 +120,9 @@ type Handler struct {
 	SMTP *SMTPConfig `json:"smtp,omitempty"`
 	// PasswordReset is the password reset mail of every app.
 	PasswordReset *PasswordResetConfig `json:"password_reset,omitempty"`
+	// Assertion signs an identity assertion onto every forwarded request
+	// (assertion.go). Default: none.
+	Assertion *AssertionConfig `json:"assertion,omitempty"`
 
 	storage   Storage
 	engine    *engine
@@ -141,6 +144,9 @@ type Handler struct {
 	service       *authcore.Service
 	sockets       *socketRegistry
 	removeService func()
+	// assertions signs the identity assertions when Assertion is set.
+	assertions     *authcore.Assertions
+	stopAssertions func()
 	// ready is set, and started closed, once the handler may serve.
 	// (A pointer, as Caddy copies a Handler value for its module info.)
 	ready   *atomic.Bool
@@ -281,6 +287,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.AccountSettings.validate(); err != nil {
 		return err
 	}
+	if err := h.provisionAssertion(); err != nil {
+		return err
+	}
 	app, err := ctx.App("cubeauth")
 	if err != nil {
 		return err
@@ -340,6 +349,7 @@ func (h *Handler) start() error {
 	h.service = authcore.New(st, h.opts)
 	h.sockets = sockets
 	h.removeService = h.engine.addService(h.service)
+	h.startAssertions(st)
 	return nil
 }
 
@@ -461,6 +471,9 @@ func (h *Handler) Validate() error {
 // config still uses it) and the hasher. Only what Provision acquired is
 // released: Cleanup also runs after a failed Provision.
 func (h *Handler) Cleanup() error {
+	if h.stopAssertions != nil {
+		h.stopAssertions()
+	}
 	if h.removeService != nil {
 		h.removeService()
 	}
@@ -481,12 +494,19 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// Nothing the client sends may pose as identity, on any path.
 	h.headers.strip(r.Header)
+	if h.Assertion != nil {
+		delete(r.Header, h.Assertion.Header) // when it is not under the prefix
+	}
 	if err := h.headers.guardTrailers(r); err != nil {
 		h.writeError(w, r, err)
 		return nil
 	}
 	if !h.ready.Load() && !h.awaitStart(r) {
 		h.writeError(w, r, authcore.ErrUnavailable)
+		return nil
+	}
+	if h.assertions != nil && r.URL.Path == jwksPath {
+		h.serveEndpoint(w, r, &endpoint{serve: (*Handler).serveJWKS})
 		return nil
 	}
 	if ep := h.endpointFor(r); ep != nil {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cubeauth/cubeauth/authcore"
+	"github.com/cubeauth/cubeauth/caddymodule"
 )
 
 // Paging of users and sessions.
@@ -50,6 +51,8 @@ func (api *operatorAPI) routes() []route {
 		{pattern: "GET /cubeauth/stores", op: api.listStores, global: true},
 		{pattern: "GET /cubeauth/ui", op: serveDashboard, global: true},
 		{pattern: "GET /cubeauth/ui/{file...}", op: serveDashboard, global: true},
+		{pattern: "GET /cubeauth/assertion/jwks", op: api.assertionJWKS},
+		{pattern: "POST /cubeauth/assertion/rotate", op: api.rotateAssertionKey},
 		{pattern: "GET /cubeauth/apps", op: api.listApps},
 		{pattern: "POST /cubeauth/apps", op: api.createApp},
 		{pattern: "GET /cubeauth/apps/{app}", op: api.showApp},
@@ -160,6 +163,31 @@ func (api *operatorAPI) service(r *http.Request) (*authcore.Service, error) {
 		return nil, adminError(status, lerr.reason)
 	}
 	return svc, err
+}
+
+// assertionJWKS is the public keys of the store's assertion signing keys.
+func (api *operatorAPI) assertionJWKS(w http.ResponseWriter, r *http.Request, t target) error {
+	b, err := authcore.StoreJWKS(r.Context(), t.svc.Store())
+	if err != nil {
+		return adminDomainError(err, "")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(b)
+	return err
+}
+
+// rotateAssertionKey makes a new current assertion signing key now; the
+// previous one stays published. Nodes that rotate at once make one key.
+func (api *operatorAPI) rotateAssertionKey(w http.ResponseWriter, r *http.Request, t target) error {
+	a := caddymodule.AssertionsFor(t.svc)
+	if a == nil {
+		return adminError(http.StatusNotFound, "assertion is not configured over this store")
+	}
+	if err := a.Rotate(r.Context()); err != nil {
+		return adminDomainError(err, "")
+	}
+	api.logger.Info("rotated the assertion signing key", zap.String("kid", a.CurrentKeyID()))
+	return writeAdminJSON(w, http.StatusOK, map[string]any{"kid": a.CurrentKeyID()})
 }
 
 func (api *operatorAPI) listStores(w http.ResponseWriter, _ *http.Request, _ target) error {

@@ -31,6 +31,9 @@ command -v ejabberdctl >/dev/null || [ -x /usr/sbin/ejabberdctl ] || need+=(ejab
 command -v wrk >/dev/null || need+=(wrk)
 command -v jq >/dev/null || need+=(jq) # test.sh summarizes go test -json with it
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+# PyJWT and cryptography for the Python assertion verifier (examples/assertion/python)
+/usr/bin/python3 -c 'import jwt' 2>/dev/null || need+=(python3-jwt)
+/usr/bin/python3 -c 'import cryptography' 2>/dev/null || need+=(python3-cryptography)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		say "installing Debian packages: ${need[*]} (apt-get; a few minutes on a new machine)"
@@ -49,9 +52,14 @@ else
 	say "downloading Go modules (once per machine; on a cold 2-core machine this was reported as 9 minutes and a 961 MB download)"
 	while_running "downloading Go modules" cache_size go mod download
 fi
-for dir in e2e/sdk e2e/dashboard examples/sdk examples/sdk-v3; do # the SDKs; playwright-core and axe-core for the dashboard test; the README's SDK examples
+for dir in e2e/sdk e2e/dashboard examples/sdk examples/sdk-v3 examples/assertion/node; do # the SDKs; playwright-core and axe-core for the dashboard test; the README's SDK examples; jose for the Node assertion verifier
 	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
 		say "npm ci in $dir"
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 done
+# The Go assertion verifier is its own module (golang-jwt stays out of go.mod).
+if ! (cd examples/assertion/go && GOPROXY=off GOFLAGS=-mod=mod go mod download >/dev/null 2>&1); then
+	say "downloading the Go assertion verifier's modules"
+	(cd examples/assertion/go && go mod download)
+fi

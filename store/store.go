@@ -236,6 +236,9 @@ type Store interface {
 	// Identities bind users to outside identity providers (identities.go).
 	Identities
 
+	// SigningKeys keep the assertion signing keys (signingkeys.go).
+	SigningKeys
+
 	// Subscribe registers fn to be called for every change that other users
 	// of the store must see (revocations, app changes), including changes
 	// made by other processes when the driver is shared. The returned func

@@ -22,6 +22,7 @@ import (
 //	r/, ru/                      password resets (passwordresets.go)
 //	ux/<app><field><value><user> query indexes (userquery.go), no value
 //	m/queryindex                 the version of the query indexes built
+//	k/                           assertion signing keys (signingkeys.go)
 //	q/users, q/sessions          Badger sequences for user and session IDs
 const (
 	prefixApp          = "a/"

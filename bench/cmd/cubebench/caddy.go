@@ -23,6 +23,8 @@ const benchAuthKey = "6f1c2b8e-0d4a-4c55-9a57-2a3c4f1e9b10"
 // benchmark compares.
 type ports struct {
 	b0, b1, b2, backend int
+	// b1a and b1b are B1 with a signed assertion, unbound and bound.
+	b1a, b1b int
 }
 
 // caddyfile is the benchmark server: B0 a plain reverse_proxy, B1 the same
@@ -68,7 +70,16 @@ http://127.0.0.1:%d {
 	bind 127.0.0.1
 	respond "{\"ok\":true}" 200
 }
-`, admin, p.b0, p.backend, p.b1, cubeauth(""), p.backend, p.b2, cubeauth("\t\tsession_cache_size -1\n"), p.backend, p.backend)
+http://127.0.0.1:%d {
+	bind 127.0.0.1
+%s	reverse_proxy 127.0.0.1:%d
+}
+http://127.0.0.1:%d {
+	bind 127.0.0.1
+%s	reverse_proxy 127.0.0.1:%d
+}
+`, admin, p.b0, p.backend, p.b1, cubeauth(""), p.backend, p.b2, cubeauth("\t\tsession_cache_size -1\n"), p.backend, p.backend,
+		p.b1a, cubeauth("\t\tassertion\n"), p.backend, p.b1b, cubeauth("\t\tassertion {\n\t\t\tbind_request\n\t\t}\n"), p.backend)
 }
 
 // caddyProc is a running benchmark server.
@@ -89,7 +100,7 @@ type caddyProc struct {
 // subdirectives, one per line.
 func startCaddy(bin, dir, dataDir, admin, options string) (*caddyProc, error) {
 	var p ports
-	for _, port := range []*int{&p.b0, &p.b1, &p.b2, &p.backend} {
+	for _, port := range []*int{&p.b0, &p.b1, &p.b2, &p.backend, &p.b1a, &p.b1b} {
 		var err error
 		if *port, err = freePort(); err != nil {
 			return nil, err

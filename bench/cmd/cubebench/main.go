@@ -269,6 +269,13 @@ wrk.headers["X-Cube-Session-Type"] = "user"
 `
 		sc = slices.Insert(sc, 1, scenario{name: "B0h", what: "plain reverse_proxy, the client sending B1's four identity headers",
 			run: b.throughputRun(c.url(c.ports.b0, path), identity), wantStatus: 200})
+		// B1a and B1b: B1 with a signed identity assertion, unbound (one
+		// per session, reused) and bound (signed per request).
+		sc = slices.Insert(sc, 3,
+			scenario{name: "B1a", what: "cubeauth with `assertion` (unbound, cached per session)",
+				run: b.throughputRun(c.url(c.ports.b1a, path), getScript(token)), wantStatus: 200, token: token},
+			scenario{name: "B1b", what: "cubeauth with `assertion { bind_request }` (ES256 per request)",
+				run: b.throughputRun(c.url(c.ports.b1b, path), getScript(token)), wantStatus: 200, token: token})
 		invalid := strings.Repeat("0", 64)
 		sc = append(sc, scenario{name: "B3", what: "cubeauth, invalid token (401, no upstream)",
 			run: b.throughputRun(c.url(c.ports.b1, path), getScript(invalid)), wantStatus: 401, token: invalid})

@@ -1,0 +1,137 @@
+package authcore
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// Assertion signing algorithms (JOSE names).
+const (
+	AlgES256 = "ES256"
+	AlgEdDSA = "EdDSA"
+)
+
+// assertionSigner is one signing key made ready to sign: its JOSE header
+// encoded once, its public half as a JWK.
+type assertionSigner struct {
+	kid, alg  string
+	slot      int64
+	expiresAt time.Time
+	// header is the base64url JOSE header followed by '.'.
+	header string
+	key    crypto.Signer
+	jwk    map[string]string
+}
+
+var b64 = base64.RawURLEncoding
+
+// newSigningKey makes a fresh key of alg for slot.
+func newSigningKey(alg string, slot int64, now, expiresAt time.Time) (store.SigningKey, error) {
+	var priv any
+	switch alg {
+	case AlgES256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return store.SigningKey{}, err
+		}
+		priv = k
+	case AlgEdDSA:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return store.SigningKey{}, err
+		}
+		priv = k
+	default:
+		return store.SigningKey{}, fmt.Errorf("unknown assertion algorithm %q", alg)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	sk := store.SigningKey{Alg: alg, Slot: slot, PrivateKey: der, CreatedAt: now.UTC(), ExpiresAt: expiresAt.UTC()}
+	s, err := parseSigningKey(sk)
+	if err != nil {
+		return store.SigningKey{}, err
+	}
+	sk.ID = s.kid
+	return sk, nil
+}
+
+// parseSigningKey prepares a stored key. Its kid is the RFC 7638
+// thumbprint of the public key, so every node names a key alike.
+func parseSigningKey(sk store.SigningKey) (*assertionSigner, error) {
+	priv, err := x509.ParsePKCS8PrivateKey(sk.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
+	}
+	s := &assertionSigner{alg: sk.Alg, slot: sk.Slot, expiresAt: sk.ExpiresAt}
+	var thumb string
+	switch k := priv.(type) {
+	case *ecdsa.PrivateKey:
+		if sk.Alg != AlgES256 || k.Curve != elliptic.P256() {
+			return nil, errors.New("signing key: not a P-256 key for ES256")
+		}
+		pt, err := k.PublicKey.ECDH()
+		if err != nil {
+			return nil, err
+		}
+		raw := pt.Bytes() // 0x04 || X || Y
+		x, y := b64.EncodeToString(raw[1:33]), b64.EncodeToString(raw[33:])
+		s.jwk = map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y}
+		thumb = `{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`
+		s.key = k
+	case ed25519.PrivateKey:
+		if sk.Alg != AlgEdDSA {
+			return nil, errors.New("signing key: not an Ed25519 key for EdDSA")
+		}
+		x := b64.EncodeToString(k.Public().(ed25519.PublicKey))
+		s.jwk = map[string]string{"kty": "OKP", "crv": "Ed25519", "x": x}
+		thumb = `{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`
+		s.key = k
+	default:
+		return nil, fmt.Errorf("signing key: unsupported key type %T", priv)
+	}
+	sum := sha256.Sum256([]byte(thumb))
+	s.kid = b64.EncodeToString(sum[:])
+	if sk.ID != "" && sk.ID != s.kid {
+		return nil, errors.New("signing key: kid does not match the key")
+	}
+	s.jwk["kid"], s.jwk["alg"], s.jwk["use"] = s.kid, s.alg, "sig"
+	s.header = b64.EncodeToString([]byte(`{"alg":"`+s.alg+`","typ":"JWT","kid":"`+s.kid+`"}`)) + "."
+	return s, nil
+}
+
+// sign returns the compact JWS of the encoded claims.
+func (s *assertionSigner) sign(claims []byte) (string, error) {
+	n := len(s.header) + b64.EncodedLen(len(claims))
+	buf := make([]byte, 0, n+1+b64.EncodedLen(64))
+	buf = append(buf, s.header...)
+	buf = b64.AppendEncode(buf, claims)
+	var sig []byte
+	switch k := s.key.(type) {
+	case *ecdsa.PrivateKey:
+		sum := sha256.Sum256(buf)
+		r, ss, err := ecdsa.Sign(rand.Reader, k, sum[:])
+		if err != nil {
+			return "", err
+		}
+		sig = make([]byte, 64) // JWS wants R || S, 32 bytes each
+		r.FillBytes(sig[:32])
+		ss.FillBytes(sig[32:])
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(k, buf)
+	}
+	buf = append(buf, '.')
+	return string(b64.AppendEncode(buf, sig)), nil
+}

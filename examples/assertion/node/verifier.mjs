@@ -1,0 +1,29 @@
+// A backend that trusts a request only with a valid cubeauth identity
+// assertion: an ES256 JWT in X-Cube-Assertion, checked with jose against
+// cubeauth's JWKS (refetched on an unknown kid, so rotations are picked up).
+//
+//   PORT=9000 JWKS_URL=http://127.0.0.1:8080/.well-known/cubeauth/jwks.json \
+//   AUDIENCE=api.example.com node verifier.mjs
+import http from 'node:http';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+
+const jwks = createRemoteJWKSet(new URL(process.env.JWKS_URL), { cooldownDuration: 5000 });
+const audience = process.env.AUDIENCE;
+
+http.createServer(async (req, res) => {
+  res.setHeader('Content-Type', 'application/json');
+  try {
+    const { payload: c } = await jwtVerify(req.headers['x-cube-assertion'] ?? '', jwks, {
+      algorithms: ['ES256'], issuer: 'cubeauth', audience, requiredClaims: ['exp'],
+    });
+    // A bound assertion is good for its own request only.
+    const path = req.url.split('?')[0];
+    if (c.path !== undefined && (c.method !== req.method || c.path !== path)) {
+      throw new Error('assertion is bound to another request');
+    }
+    res.end(JSON.stringify({ verified_by: 'node', sub: c.sub, app_id: c.app_id, login: c.login, session_type: c.session_type, sid: c.sid }));
+  } catch (err) {
+    res.statusCode = 401;
+    res.end(JSON.stringify({ error: String(err.code ?? err.message) }));
+  }
+}).listen(Number(process.env.PORT), '127.0.0.1');
