@@ -230,6 +230,8 @@ type Store interface {
 
 	// PasswordResets keep pending password resets (passwordreset.go).
 	PasswordResets
+	// UserImports create users in bulk (userimport.go).
+	UserImports
 
 	// Subscribe registers fn to be called for every change that other users
 	// of the store must see (revocations, app changes), including changes
