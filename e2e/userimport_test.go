@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cubeauth/cubeauth/internal/testcaddy"
+)
+
+// referenceHashes runs Debian's python3-bcrypt and Django (scripts/setup.sh
+// installs them) to hash password the way the systems users come from do.
+func referenceHashes(t *testing.T, password string) (bcryptHash, djangoHash string) {
+	t.Helper()
+	out, err := exec.Command("/usr/bin/python3", "-c", `
+import sys, bcrypt
+from django.conf import settings
+settings.configure()
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+pw = sys.argv[1]
+print(bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode())
+print(PBKDF2PasswordHasher().encode(pw, PBKDF2PasswordHasher().salt(), iterations=20000))
+`, password).Output()
+	if err != nil {
+		t.Fatalf("reference hashers (scripts/setup.sh installs them): %v", err)
+	}
+	lines := strings.Fields(string(out))
+	return lines[0], lines[1]
+}
+
+// Firebase's own example (github.com/firebase/scrypt's README).
+const (
+	firebaseSignerKey = "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA=="
+	firebaseHash      = "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ=="
+	firebaseSalt      = "42xEC+ixf3L2lw=="
+)
+
+func writeLines(t *testing.T, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "users.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCLIImportsUsersWithForeignHashesThatLogInAndAreRehashed(t *testing.T) {
+	t.Parallel()
+	srv := startOperatorServer(t)
+	c := cli{t: t, bin: testcaddy.Binary(t), addr: srv.AdminAddr}
+	client := newClient(t, srv.server)
+	suffix := uniqueSuffix(t)
+	bcryptHash, djangoHash := referenceHashes(t, "old bcrypt pw")
+	_, djangoHash = referenceHashes(t, "old django pw")
+	line := func(login string, fields map[string]any) string {
+		fields["login"] = login + suffix
+		b, _ := json.Marshal(fields)
+		return string(b)
+	}
+	fbFlags := []string{"--firebase-signer-key", firebaseSignerKey, "--firebase-salt-separator", "Bw==",
+		"--firebase-rounds", "8", "--firebase-mem-cost", "14"}
+
+	// A malformed line and a duplicate: reported by line, nothing imported.
+	bad := writeLines(t,
+		line("ann", map[string]any{"password_hash": bcryptHash}),
+		`{"login": "broken`,
+		line("bea", map[string]any{"password_hash": "md5$nope"}),
+		line("ann", map[string]any{"password_hash": djangoHash}),
+	)
+	errOut := c.fail("users", "import", "1", bad)
+	for _, want := range []string{"line 2: not a JSON object", "line 3: password_hash is not in a known format", "line 4: duplicate login of line 1", "nothing imported"} {
+		if !strings.Contains(errOut, want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(c.run("users", "export", "1"), "ann"+suffix) {
+		t.Fatal("a refused file was partly imported")
+	}
+
+	good := writeLines(t,
+		line("ann", map[string]any{"password_hash": bcryptHash, "email": "ann" + suffix + "@example.com"}),
+		line("dan", map[string]any{"password_hash": djangoHash, "full_name": "Dan Django"}),
+		line("fay", map[string]any{"password_hash": firebaseHash, "password_salt": firebaseSalt}),
+	)
+	wantLine(t, c.run(append([]string{"users", "import", "1", good}, fbFlags...)...), `^3 user\(s\) imported, 0 already there\.$`)
+	// Resumable: a second run skips what the first stored.
+	wantLine(t, c.run(append([]string{"users", "import", "1", good}, fbFlags...)...), `^0 user\(s\) imported, 3 already there\.$`)
+
+	login := func(name, password string) reply {
+		return client.postJSON("/session.json", map[string]any{
+			"application_id": devAppID, "auth_key": devAuthKey,
+			"user": map[string]any{"login": name + suffix, "password": password},
+		})
+	}
+	for _, u := range []struct{ name, password string }{{"ann", "old bcrypt pw"}, {"dan", "old django pw"}, {"fay", "user1password"}} {
+		login(u.name, u.password+"x").want(t, http.StatusUnauthorized)
+		decodeSession(t, login(u.name, u.password).want(t, http.StatusCreated))
+	}
+	// Each login re-hashed its user to argon2id; the password still works.
+	hashes := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(c.run("users", "export", "1")))
+	for sc.Scan() {
+		var u struct {
+			Login        string
+			PasswordHash string `json:"password_hash"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &u); err != nil {
+			t.Fatalf("export line %q: %v", sc.Text(), err)
+		}
+		u.Login = strings.TrimSuffix(u.Login, suffix)
+		hashes[u.Login] = u.PasswordHash
+	}
+	for _, name := range []string{"ann", "dan", "fay"} {
+		if !strings.HasPrefix(hashes[name], "$argon2id$") {
+			t.Errorf("%s's hash after login: %q, want argon2id", name, hashes[name])
+		}
+	}
+	decodeSession(t, login("fay", "user1password").want(t, http.StatusCreated))
+
+	// A user taken by the app already refuses the batch, by line.
+	clash := writeLines(t, line("gil", map[string]any{"password_hash": bcryptHash}), line("ann", map[string]any{"password_hash": bcryptHash}))
+	errOut = c.fail("users", "import", "1", clash)
+	if !strings.Contains(errOut, "line 2: login or email is taken") {
+		t.Fatalf("stderr: %s", errOut)
+	}
+	if _, ok := hashes["gil"]; ok || strings.Contains(c.run("users", "export", "1"), fmt.Sprintf(`"gil%s"`, suffix)) {
+		t.Fatal("a refused batch was partly imported")
+	}
+}
