@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("sessions", func(t *testing.T) { testSessions(t, h) })
 	t.Run("nonces", func(t *testing.T) { testNonces(t, h) })
 	t.Run("password resets", func(t *testing.T) { testPasswordResets(t, h) })
+	t.Run("user imports", func(t *testing.T) { testUserImports(t, h) })
 	t.Run("events", func(t *testing.T) { testEvents(t, h) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, h) })
 	// Tests that wait for time to pass run in parallel to keep the suite fast.
