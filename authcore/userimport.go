@@ -218,8 +218,7 @@ func (s *Service) ExportUsers(ctx context.Context, appID int64, fn func(Imported
 	const page = 1000
 	var after int64
 	for {
-		users, _, err := s.store.ListUsers(ctx, store.UserQuery{AppID: appID, Limit: page,
-			Where: []store.UserCondition{{Field: store.FieldID, Op: store.OpGt, Numbers: []int64{after}}}})
+		users, err := s.store.ScanUsers(ctx, appID, after, page)
 		if err != nil {
 			return storeErr(err, ErrNotFound)
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cubeauth/cubeauth/internal/testcaddy"
 )
@@ -132,4 +133,42 @@ func TestCLIImportsUsersWithForeignHashesThatLogInAndAreRehashed(t *testing.T) {
 	if _, ok := hashes["gil"]; ok || strings.Contains(c.run("users", "export", "1"), fmt.Sprintf(`"gil%s"`, suffix)) {
 		t.Fatal("a refused batch was partly imported")
 	}
+}
+
+// TestImportBenchmark100k times `caddy cubeauth users import` of 100,000
+// users into a real Caddy with Badger (BENCHMARKS.md). It runs only with
+// CUBEAUTH_IMPORT_BENCH=1.
+func TestImportBenchmark100k(t *testing.T) {
+	if os.Getenv("CUBEAUTH_IMPORT_BENCH") != "1" {
+		t.Skip("set CUBEAUTH_IMPORT_BENCH=1")
+	}
+	srv := startOperatorServer(t)
+	c := cli{t: t, bin: testcaddy.Binary(t), addr: srv.AdminAddr}
+	bcryptHash, _ := referenceHashes(t, "pw")
+	path := filepath.Join(t.TempDir(), "users.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	const n = 100_000
+	for i := range n {
+		b, _ := json.Marshal(map[string]any{"login": fmt.Sprintf("bench%06d", i),
+			"email": fmt.Sprintf("bench%06d@example.com", i), "full_name": "Bench User", "password_hash": bcryptHash})
+		w.Write(append(b, '\n'))
+	}
+	w.Flush()
+	f.Close()
+	start := time.Now()
+	wantLine(t, c.run("users", "import", "1", path), `^100000 user\(s\) imported, 0 already there\.$`)
+	imported := time.Since(start)
+	start = time.Now()
+	out := c.run("users", "export", "1")
+	exported := time.Since(start)
+	if got := strings.Count(out, "\n"); got < n {
+		t.Fatalf("exported %d lines", got)
+	}
+	start = time.Now()
+	wantLine(t, c.run("users", "import", "1", path), `^0 user\(s\) imported, 100000 already there\.$`)
+	t.Logf("import %d users: %v; export: %v; re-run (all skipped): %v", n, imported, exported, time.Since(start))
 }

@@ -29,4 +29,8 @@ type UserImports interface {
 	// app is gone (ErrNotFound), none is stored and the error is an
 	// *ImportError naming the first such user.
 	ImportUsers(ctx context.Context, appID int64, users []User) error
+	// ScanUsers returns up to limit unexpired users of the app whose ID is
+	// above afterID, in ID order: a page of an export, found without
+	// reading the users before it.
+	ScanUsers(ctx context.Context, appID, afterID int64, limit int) ([]User, error)
 }

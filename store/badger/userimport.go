@@ -2,6 +2,9 @@ package badger
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,4 +53,40 @@ func (s *Store) ImportUsers(ctx context.Context, appID int64, users []store.User
 		users[i].ID, users[i].AppID = batch[i].ID, appID
 	}
 	return nil
+}
+
+// errPageFull stops ScanUsers' iteration.
+var errPageFull = errors.New("page full")
+
+// ScanUsers returns up to limit users of the app with IDs above afterID, in
+// ID order, seeking straight to the first (user keys sort by ID).
+func (s *Store) ScanUsers(ctx context.Context, appID, afterID int64, limit int) ([]store.User, error) {
+	const op = "scanning users"
+	if err := s.enter(ctx); err != nil {
+		return nil, wrap(op, err)
+	}
+	defer s.leave()
+	var users []store.User
+	err := s.db.View(func(txn *badger.Txn) error {
+		now := time.Now()
+		users = users[:0]
+		err := iterateFrom(txn, usersKeyPrefix(appID), userKey(appID, afterID+1), func(_, v []byte) error {
+			var u store.User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return fmt.Errorf("decoding user: %w", err)
+			}
+			if !userExpired(&u, now) {
+				users = append(users, u)
+			}
+			if len(users) == limit {
+				return errPageFull
+			}
+			return ctx.Err()
+		})
+		if errors.Is(err, errPageFull) {
+			return nil
+		}
+		return err
+	})
+	return users, wrap(op, err)
 }

@@ -59,3 +59,30 @@ func (s *Store) ImportUsers(ctx context.Context, appID int64, users []store.User
 	}
 	return nil
 }
+
+// ScanUsers returns up to limit users of the app with IDs above afterID, in
+// ID order (the primary key serves it).
+func (s *Store) ScanUsers(ctx context.Context, appID, afterID int64, limit int) ([]store.User, error) {
+	const op = "scanning users"
+	ctx, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM cubeauth_users
+		WHERE app_id = $1 AND id > $2 AND (expires_at IS NULL OR expires_at > now())
+		ORDER BY id LIMIT $3`, appID, afterID, limit)
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	defer rows.Close()
+	var users []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		users = append(users, u)
+	}
+	return users, s.fail(op, rows.Err())
+}

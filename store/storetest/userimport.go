@@ -37,6 +37,28 @@ func testUserImports(t *testing.T, h Harness) {
 		if _, total, err := s.ListUsers(t.Context(), store.UserQuery{AppID: 1, Limit: 10}); err != nil || total != len(batch) {
 			t.Fatalf("ListUsers: total %d, %v", total, err)
 		}
+		// ScanUsers pages through them all in ID order.
+		var after int64
+		var scanned []store.User
+		for {
+			page, err := s.ScanUsers(t.Context(), 1, after, 7)
+			if err != nil || len(page) > 7 {
+				t.Fatalf("ScanUsers: %d users, %v", len(page), err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			scanned = append(scanned, page...)
+			after = page[len(page)-1].ID
+		}
+		if len(scanned) != len(batch) {
+			t.Fatalf("ScanUsers found %d users, want %d", len(scanned), len(batch))
+		}
+		for i, u := range scanned {
+			if u.ID != batch[i].ID || u.PasswordHash != batch[i].PasswordHash {
+				t.Fatalf("scan %d: user %d, want %d", i, u.ID, batch[i].ID)
+			}
+		}
 	})
 	t.Run("a collision, stored or within the batch, stores nothing and names the user", func(t *testing.T) {
 		s := openWith(t, h.New(t))
