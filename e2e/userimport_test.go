@@ -172,3 +172,48 @@ func TestImportBenchmark100k(t *testing.T) {
 	wantLine(t, c.run("users", "import", "1", path), `^0 user\(s\) imported, 100000 already there\.$`)
 	t.Logf("import %d users: %v; export: %v; re-run (all skipped): %v", n, imported, exported, time.Since(start))
 }
+
+// TestImportExampleLogsIn imports the README's examples/import/users.jsonl,
+// logs each user in with its old password, then moves the app's users by
+// export and import into a new app, where they log in too.
+func TestImportExampleLogsIn(t *testing.T) {
+	t.Parallel()
+	srv := startOperatorServer(t)
+	c := cli{t: t, bin: testcaddy.Binary(t), addr: srv.AdminAddr}
+	client := newClient(t, srv.server)
+	file := filepath.Join("..", "examples", "import", "users.jsonl")
+	wantLine(t, c.run("users", "import", "1", file, "--firebase-signer-key", firebaseSignerKey,
+		"--firebase-salt-separator", "Bw==", "--firebase-rounds", "8", "--firebase-mem-cost", "14"),
+		`^4 user\(s\) imported, 0 already there\.$`)
+	users := []struct{ field, name, password string }{
+		{"login", "ann", "ann's old password"}, {"login", "dan", "dan's old password"},
+		{"login", "ari", "ari's old password"}, {"email", "fay@example.com", "user1password"},
+	}
+	login := func(appID int64, authKey, field, name, password string) reply {
+		return client.postJSON("/session.json", map[string]any{
+			"application_id": appID, "auth_key": authKey,
+			"user": map[string]any{field: name, "password": password},
+		})
+	}
+	for _, u := range users {
+		decodeSession(t, login(devAppID, devAuthKey, u.field, u.name, u.password).want(t, http.StatusCreated))
+	}
+	exported := filepath.Join(t.TempDir(), "exported.jsonl")
+	if err := os.WriteFile(exported, []byte(c.run("users", "export", "1")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		App struct {
+			ID      int64  `json:"id"`
+			AuthKey string `json:"auth_key"`
+		} `json:"app"`
+	}
+	if err := json.Unmarshal([]byte(c.run("apps", "create", "--name", "moved", "--json")), &created); err != nil || created.App.ID == 0 {
+		t.Fatalf("apps create: %+v, %v", created, err)
+	}
+	wantLine(t, c.run("users", "import", fmt.Sprint(created.App.ID), exported), `^4 user\(s\) imported, 0 already there\.$`)
+	for _, u := range users {
+		login(created.App.ID, created.App.AuthKey, u.field, u.name, u.password+"x").want(t, http.StatusUnauthorized)
+		decodeSession(t, login(created.App.ID, created.App.AuthKey, u.field, u.name, u.password).want(t, http.StatusCreated))
+	}
+}
