@@ -1,12 +1,14 @@
 package authcore
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/pbkdf2"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -44,6 +46,45 @@ const (
 	maxFirebaseMemCost  = 14
 	maxFirebaseRounds   = 8
 )
+
+// VerifyForeignHash reports whether password matches a foreign hash, in
+// the calling goroutine (a hash worker's; Hasher.Verify otherwise).
+func VerifyForeignHash(encoded string, password []byte) (bool, error) {
+	f, err := parseForeign(encoded)
+	if err != nil {
+		return false, err
+	}
+	return f.verify(password), nil
+}
+
+// ForeignVerifier is a KeyDeriver that also verifies foreign hashes away
+// from the calling goroutine (hashworker.Pool does, in its workers).
+type ForeignVerifier interface {
+	// VerifyForeign is VerifyForeignHash; errors as KeyDeriver.DeriveKey's.
+	VerifyForeign(ctx context.Context, encoded string, password []byte) (bool, error)
+}
+
+// verifyForeign verifies with the deriver when it can, in-process when
+// there is none or it is unavailable.
+func (h *Hasher) verifyForeign(ctx context.Context, encoded string, password []byte) (bool, error) {
+	if _, err := parseForeign(encoded); err != nil {
+		return false, err
+	}
+	if d := h.deriver.Load(); d != nil {
+		if fv, ok := (*d).(ForeignVerifier); ok {
+			match, err := fv.VerifyForeign(ctx, encoded, password)
+			switch {
+			case err == nil:
+				return match, nil
+			case errors.Is(err, ErrDeriverStalled):
+				return false, errTooManyLogins()
+			case !errors.Is(err, ErrDeriverUnavailable):
+				return false, err
+			}
+		}
+	}
+	return VerifyForeignHash(encoded, password)
+}
 
 // IsForeignHash reports whether encoded is in one of the foreign formats.
 func IsForeignHash(encoded string) bool {

@@ -146,13 +146,10 @@ func (h *Hasher) compare(ctx context.Context, encoded, password string) (compari
 	if !strings.HasPrefix(encoded, "$argon2id$") {
 		// An imported user's old hash: compared in this process, under
 		// the same turn as an argon2id comparison.
-		f, err := parseForeign(encoded)
-		if err != nil {
-			return comparison{}, err
-		}
 		secret := []byte(password)
 		defer clear(secret)
-		return comparison{ok: f.verify(secret), foreign: true}, nil
+		ok, err := h.verifyForeign(ctx, encoded, secret)
+		return comparison{ok: ok, foreign: true}, err
 	}
 	ok, p, err := h.compareLocked(ctx, encoded, password)
 	return comparison{ok: ok, params: p}, err
