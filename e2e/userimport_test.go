@@ -195,6 +195,24 @@ func TestImportExampleLogsIn(t *testing.T) {
 			"user": map[string]any{field: name, "password": password},
 		})
 	}
+	// The official SDK logs the bcrypt and the Firebase user in with their
+	// old passwords, against their foreign hashes.
+	if node, err := exec.LookPath("node"); err == nil {
+		dir := sdkDir(t)
+		installNodePackages(t, dir, sdkVersions)
+		for _, email := range []string{"ann@example.com", "fay@example.com"} {
+			password := map[string]string{"ann@example.com": "ann's old password", "fay@example.com": "user1password"}[email]
+			cmd := exec.Command(node, "v6-password-reset.js")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "CUBEAUTH_URL="+srv.URL, fmt.Sprintf("APP_ID=%d", devAppID), "AUTH_KEY="+devAuthKey,
+				"LOGIN_SUFFIX=import", "MODE=login", "EMAIL="+email, "OLD_PASSWORD=not "+password, "NEW_PASSWORD="+password)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("node v6-password-reset.js (login as %s): %v\n%s", email, err, out)
+			}
+		}
+	} else {
+		t.Log("node is not on PATH: the official SDK's login is not checked")
+	}
 	for _, u := range users {
 		decodeSession(t, login(devAppID, devAuthKey, u.field, u.name, u.password).want(t, http.StatusCreated))
 	}
