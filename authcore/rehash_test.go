@@ -17,7 +17,7 @@ func TestRehashKeepsAConcurrentUpdateAndAConcurrentPasswordChange(t *testing.T) 
 	}
 	res, err := f.svc.ImportUsers(ctx, 1, []ImportedUser{
 		{Login: "imp1", PasswordHash: string(old)}, {Login: "imp2", PasswordHash: string(old)},
-	}, 1, nil)
+	}, 1, nil, nil)
 	if err != nil || res.Imported != 2 {
 		t.Fatalf("import: %+v, %v", res, err)
 	}

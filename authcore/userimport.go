@@ -110,13 +110,14 @@ func PrepareImportedUser(in ImportedUser, fb *FirebaseParams, now time.Time) (st
 }
 
 // ImportUsers stores one batch of an import (at most store.MaxImportBatch
-// users; firstLine is the first one's line number). The batch is atomic:
+// users; lineNumbers[i], when given, is users[i]'s line in the file, else
+// they are numbered from firstLine on). The batch is atomic:
 // when any line is refused (malformed, a login or email that another user
 // holds, or that an earlier line of the batch has) nothing of it is
 // stored and every refused line is reported. Users already stored with the
 // same login, email and hash are skipped, so re-running an import that
 // stopped part way resumes it.
-func (s *Service) ImportUsers(ctx context.Context, appID int64, lines []ImportedUser, firstLine int, fb *FirebaseParams) (ImportResult, error) {
+func (s *Service) ImportUsers(ctx context.Context, appID int64, lines []ImportedUser, firstLine int, lineNumbers []int, fb *FirebaseParams) (ImportResult, error) {
 	var res ImportResult
 	if len(lines) > store.MaxImportBatch {
 		return res, fmt.Errorf("at most %d users per batch", store.MaxImportBatch)
@@ -130,6 +131,9 @@ func (s *Service) ImportUsers(ctx context.Context, appID int64, lines []Imported
 	var userLines []int
 	for i, in := range lines {
 		line := firstLine + i
+		if len(lineNumbers) == len(lines) {
+			line = lineNumbers[i]
+		}
 		u, err := PrepareImportedUser(in, fb, now)
 		if err != nil {
 			res.Errors = append(res.Errors, LineError{line, err.Error()})

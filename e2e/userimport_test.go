@@ -125,9 +125,10 @@ func TestCLIImportsUsersWithForeignHashesThatLogInAndAreRehashed(t *testing.T) {
 	decodeSession(t, login("fay", "user1password").want(t, http.StatusCreated))
 
 	// A user taken by the app already refuses the batch, by line.
-	clash := writeLines(t, line("gil", map[string]any{"password_hash": bcryptHash}), line("ann", map[string]any{"password_hash": bcryptHash}))
+	// (A blank line counts in the numbering.)
+	clash := writeLines(t, line("gil", map[string]any{"password_hash": bcryptHash}), "", line("ann", map[string]any{"password_hash": bcryptHash}))
 	errOut = c.fail("users", "import", "1", clash)
-	if !strings.Contains(errOut, "line 2: login or email is taken") {
+	if !strings.Contains(errOut, "line 3: login or email is taken") {
 		t.Fatalf("stderr: %s", errOut)
 	}
 	if _, ok := hashes["gil"]; ok || strings.Contains(c.run("users", "export", "1"), fmt.Sprintf(`"gil%s"`, suffix)) {

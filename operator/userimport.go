@@ -23,9 +23,12 @@ import (
 // import file, at most store.MaxImportBatch users.
 type importBody struct {
 	// FirstLine is the line number of Users[0] in the file, for reports.
-	FirstLine int                      `json:"first_line"`
-	Firebase  *authcore.FirebaseParams `json:"firebase,omitempty"`
-	Users     []authcore.ImportedUser  `json:"users"`
+	FirstLine int `json:"first_line"`
+	// Lines, when given, are the line numbers of Users one by one (the
+	// file had blank lines).
+	Lines    []int                    `json:"lines,omitempty"`
+	Firebase *authcore.FirebaseParams `json:"firebase,omitempty"`
+	Users    []authcore.ImportedUser  `json:"users"`
 }
 
 // maxImportBody bounds an import batch: larger than maxAdminBody, as a
@@ -50,7 +53,7 @@ func (api *operatorAPI) importUsers(w http.ResponseWriter, r *http.Request, t ta
 	if body.FirstLine < 1 {
 		body.FirstLine = 1
 	}
-	res, err := t.svc.ImportUsers(r.Context(), t.app, body.Users, body.FirstLine, body.Firebase)
+	res, err := t.svc.ImportUsers(r.Context(), t.app, body.Users, body.FirstLine, body.Lines, body.Firebase)
 	if err != nil {
 		return adminDomainError(err, "app")
 	}
@@ -173,18 +176,7 @@ func (c *cliContext) importUsers(appID, file string) error {
 	var total authcore.ImportResult
 	for start := 0; start < len(users); start += store.MaxImportBatch {
 		end := min(start+store.MaxImportBatch, len(users))
-		// Blank lines were dropped: send the batch's lines one by one
-		// numbered when they are not consecutive.
-		batch, batchLines := users[start:end], lines[start:end]
-		if batchLines[len(batchLines)-1]-batchLines[0] != len(batchLines)-1 {
-			for i := range batch {
-				if err := c.importBatch(appID, batch[i:i+1], batchLines[i], fb, &total); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err := c.importBatch(appID, batch, batchLines[0], fb, &total); err != nil {
+		if err := c.importBatch(appID, users[start:end], lines[start:end], fb, &total); err != nil {
 			return err
 		}
 	}
@@ -192,13 +184,18 @@ func (c *cliContext) importUsers(appID, file string) error {
 	return nil
 }
 
-func (c *cliContext) importBatch(appID string, users []authcore.ImportedUser, first int, fb *authcore.FirebaseParams, total *authcore.ImportResult) error {
+func (c *cliContext) importBatch(appID string, users []authcore.ImportedUser, lines []int, fb *authcore.FirebaseParams, total *authcore.ImportResult) error {
+	body := importBody{FirstLine: lines[0], Firebase: fb, Users: users}
+	if lines[len(lines)-1]-lines[0] != len(lines)-1 {
+		body.Lines = lines // blank lines were dropped: number each
+	}
+	first := lines[0]
 	asJSON := c.asJSON
 	c.asJSON = false // the answers are summed, not printed one by one
 	defer func() { c.asJSON = asJSON }()
 	var res authcore.ImportResult
 	err := c.call(http.MethodPost, "apps/"+appID+"/users/import", nil,
-		importBody{FirstLine: first, Firebase: fb, Users: users}, &res, func() {})
+		body, &res, func() {})
 	if err != nil {
 		return err
 	}
