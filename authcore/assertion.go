@@ -316,7 +316,7 @@ func (a *Assertions) BoundAssertion(ctx context.Context, id Identity, aud, metho
 	c := a.claims(id, aud, now)
 	var jti [16]byte
 	rand.Read(jti[:])
-	c.JTI, c.Method, c.Path = b64.EncodeToString(jti[:]), method, path
+	c.JTI, c.Method, c.Path = b64url.EncodeToString(jti[:]), method, path
 	return a.signClaims(s, c)
 }
 

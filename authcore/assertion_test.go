@@ -35,7 +35,7 @@ func verifyJWT(t *testing.T, jwks []byte, jwt string) map[string]any {
 		t.Fatalf("not a JWT: %q", jwt)
 	}
 	var header struct{ Alg, Kid string }
-	hb, _ := b64.DecodeString(parts[0])
+	hb, _ := b64url.DecodeString(parts[0])
 	if err := json.Unmarshal(hb, &header); err != nil {
 		t.Fatal(err)
 	}
@@ -43,17 +43,17 @@ func verifyJWT(t *testing.T, jwks []byte, jwt string) map[string]any {
 	if err := json.Unmarshal(jwks, &set); err != nil {
 		t.Fatal(err)
 	}
-	sig, _ := b64.DecodeString(parts[2])
+	sig, _ := b64url.DecodeString(parts[2])
 	signed := []byte(parts[0] + "." + parts[1])
 	ok := false
 	for _, k := range set.Keys {
 		if k["kid"] != header.Kid {
 			continue
 		}
-		x, _ := b64.DecodeString(k["x"])
+		x, _ := b64url.DecodeString(k["x"])
 		switch header.Alg {
 		case AlgES256:
-			y, _ := b64.DecodeString(k["y"])
+			y, _ := b64url.DecodeString(k["y"])
 			pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
 			sum := sha256.Sum256(signed)
 			ok = len(sig) == 64 && ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
@@ -65,7 +65,7 @@ func verifyJWT(t *testing.T, jwks []byte, jwt string) map[string]any {
 		t.Fatalf("%s signature of kid %s does not verify against %s", header.Alg, header.Kid, jwks)
 	}
 	var claims map[string]any
-	cb, _ := b64.DecodeString(parts[1])
+	cb, _ := b64url.DecodeString(parts[1])
 	if err := json.Unmarshal(cb, &claims); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ type assertionSigner struct {
 	jwk    map[string]string
 }
 
-var b64 = base64.RawURLEncoding
+var b64url = base64.RawURLEncoding
 
 // newSigningKey makes a fresh key of alg for slot.
 func newSigningKey(alg string, slot int64, now, expiresAt time.Time) (store.SigningKey, error) {
@@ -87,7 +87,7 @@ func parseSigningKey(sk store.SigningKey) (*assertionSigner, error) {
 			return nil, err
 		}
 		raw := pt.Bytes() // 0x04 || X || Y
-		x, y := b64.EncodeToString(raw[1:33]), b64.EncodeToString(raw[33:])
+		x, y := b64url.EncodeToString(raw[1:33]), b64url.EncodeToString(raw[33:])
 		s.jwk = map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y}
 		thumb = `{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`
 		s.key = k
@@ -95,7 +95,7 @@ func parseSigningKey(sk store.SigningKey) (*assertionSigner, error) {
 		if sk.Alg != AlgEdDSA {
 			return nil, errors.New("signing key: not an Ed25519 key for EdDSA")
 		}
-		x := b64.EncodeToString(k.Public().(ed25519.PublicKey))
+		x := b64url.EncodeToString(k.Public().(ed25519.PublicKey))
 		s.jwk = map[string]string{"kty": "OKP", "crv": "Ed25519", "x": x}
 		thumb = `{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`
 		s.key = k
@@ -103,21 +103,21 @@ func parseSigningKey(sk store.SigningKey) (*assertionSigner, error) {
 		return nil, fmt.Errorf("signing key: unsupported key type %T", priv)
 	}
 	sum := sha256.Sum256([]byte(thumb))
-	s.kid = b64.EncodeToString(sum[:])
+	s.kid = b64url.EncodeToString(sum[:])
 	if sk.ID != "" && sk.ID != s.kid {
 		return nil, errors.New("signing key: kid does not match the key")
 	}
 	s.jwk["kid"], s.jwk["alg"], s.jwk["use"] = s.kid, s.alg, "sig"
-	s.header = b64.EncodeToString([]byte(`{"alg":"`+s.alg+`","typ":"JWT","kid":"`+s.kid+`"}`)) + "."
+	s.header = b64url.EncodeToString([]byte(`{"alg":"`+s.alg+`","typ":"JWT","kid":"`+s.kid+`"}`)) + "."
 	return s, nil
 }
 
 // sign returns the compact JWS of the encoded claims.
 func (s *assertionSigner) sign(claims []byte) (string, error) {
-	n := len(s.header) + b64.EncodedLen(len(claims))
-	buf := make([]byte, 0, n+1+b64.EncodedLen(64))
+	n := len(s.header) + b64url.EncodedLen(len(claims))
+	buf := make([]byte, 0, n+1+b64url.EncodedLen(64))
 	buf = append(buf, s.header...)
-	buf = b64.AppendEncode(buf, claims)
+	buf = b64url.AppendEncode(buf, claims)
 	var sig []byte
 	switch k := s.key.(type) {
 	case *ecdsa.PrivateKey:
@@ -133,5 +133,5 @@ func (s *assertionSigner) sign(claims []byte) (string, error) {
 		sig = ed25519.Sign(k, buf)
 	}
 	buf = append(buf, '.')
-	return string(b64.AppendEncode(buf, sig)), nil
+	return string(b64url.AppendEncode(buf, sig)), nil
 }

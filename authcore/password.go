@@ -121,14 +121,16 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, weak
 	if err != nil || encoded == "" {
 		return false, false, err
 	}
-	weaker = c.params.MemoryKiB < h.params.MemoryKiB || c.params.Time < h.params.Time
+	// A foreign hash (foreignhash.go) is always replaced by argon2id.
+	weaker = c.foreign || c.params.MemoryKiB < h.params.MemoryKiB || c.params.Time < h.params.Time
 	return c.ok, weaker, nil
 }
 
 // comparison is the result of comparing a password with a hash.
 type comparison struct {
-	ok     bool
-	params Argon2Params
+	ok      bool
+	params  Argon2Params
+	foreign bool
 }
 
 // compare takes a turn and compares password with encoded, or with the
@@ -140,6 +142,14 @@ func (h *Hasher) compare(ctx context.Context, encoded, password string) (compari
 	defer h.release()
 	if encoded == "" {
 		encoded = h.dummyHash()
+	}
+	if !strings.HasPrefix(encoded, "$argon2id$") {
+		// An imported user's old hash: compared in this process, under
+		// the same turn as an argon2id comparison.
+		secret := []byte(password)
+		defer clear(secret)
+		ok, err := h.verifyForeign(ctx, encoded, secret)
+		return comparison{ok: ok, foreign: true}, err
 	}
 	ok, p, err := h.compareLocked(ctx, encoded, password)
 	return comparison{ok: ok, params: p}, err

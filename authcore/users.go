@@ -152,10 +152,7 @@ func (s *Service) checkPassword(ctx context.Context, u store.User, password stri
 		return u, false, ErrBadCredentials
 	}
 	if weaker {
-		if hash, err := s.hasher.Hash(ctx, password); err == nil {
-			u.PasswordHash = hash
-			_ = s.store.UpdateUser(ctx, u) // best effort; the login succeeds anyway
-		}
+		u = s.rehash(ctx, u, password) // foreign or weaker: to argon2id (rehash.go)
 	}
 	return u, false, nil
 }

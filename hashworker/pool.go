@@ -86,6 +86,18 @@ func New(size int, report func(error)) (*Pool, error) {
 	return &Pool{exe: exe, idle: make(chan *worker, size), report: report, answer: workerAnswer}, nil
 }
 
+// VerifyForeign checks password against an imported user's foreign hash
+// (authcore.VerifyForeignHash) in a worker, with DeriveKey's errors.
+func (p *Pool) VerifyForeign(ctx context.Context, encoded string, password []byte) (bool, error) {
+	req := foreignRequest(encoded, password)
+	defer clear(req.password)
+	if len(req.password) > maxWorkerPassword {
+		return false, fmt.Errorf("%w: request out of range", authcore.ErrDeriverUnavailable)
+	}
+	answer, err := p.run(ctx, req)
+	return err == nil && answer[0] == 1, err
+}
+
 // DeriveKey runs one argon2id derivation in a worker. A worker that fails
 // in any way is stopped. When no worker could start or the worker died, the
 // error wraps authcore.ErrDeriverUnavailable; when it did not answer within
@@ -94,11 +106,16 @@ func (p *Pool) DeriveKey(ctx context.Context, password, salt []byte, params auth
 	if keyLen == 0 || keyLen > maxWorkerKey || len(salt) > maxWorkerSalt || len(password) > maxWorkerPassword {
 		return nil, fmt.Errorf("%w: request out of range", authcore.ErrDeriverUnavailable)
 	}
+	return p.run(ctx, request{params: params, keyLen: keyLen, salt: salt, password: password})
+}
+
+// run sends one request to a worker and returns its answer.
+func (p *Pool) run(ctx context.Context, req request) ([]byte, error) {
 	w, err := p.get()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", authcore.ErrDeriverUnavailable, err)
 	}
-	key, err := w.derive(ctx, request{params: params, keyLen: keyLen, salt: salt, password: password}, p.answer)
+	key, err := w.derive(ctx, req, p.answer)
 	switch {
 	case err == nil:
 		p.put(w)

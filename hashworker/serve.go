@@ -1,6 +1,7 @@
 package hashworker
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ const (
 // workerHello is the first thing a worker writes: it tells the parent
 // that the child really is a hash worker speaking this protocol version (the
 // executable may have been replaced by an upgrade since the parent started).
-var workerHello = [8]byte{'c', 'b', 'h', 'a', 's', 'h', 0, 1}
+var workerHello = [8]byte{'c', 'b', 'h', 'a', 's', 'h', 0, 2}
 
 // Request bounds. Salt and key lengths travel as one byte each; a worker
 // refuses a longer password or out-of-range parameters, so a corrupt
@@ -83,12 +84,42 @@ func serve(in io.Reader, out io.Writer) int {
 			fmt.Fprintf(os.Stderr, "cubeauth hash worker: %v\n", err)
 			return 2
 		}
-		key := req.params.IDKey(req.password, req.salt, req.keyLen)
+		var key []byte
+		if req.foreign() {
+			key = []byte{verifyForeign(req.password)}
+		} else {
+			key = req.params.IDKey(req.password, req.salt, req.keyLen)
+		}
 		clear(req.password)
 		if _, err := out.Write(key); err != nil {
 			return 1
 		}
 	}
+}
+
+// A foreign-hash verification (authcore.VerifyForeignHash) travels as a
+// request with all-zero argon2 parameters, which no derivation has, key
+// length 1, no salt, and "encoded hash NUL password" as the password; the
+// answer is one byte, 1 for a match.
+func (r request) foreign() bool {
+	return r.params == (authcore.Argon2Params{}) && r.keyLen == 1 && len(r.salt) == 0
+}
+
+func foreignRequest(encoded string, password []byte) request {
+	body := make([]byte, 0, len(encoded)+1+len(password))
+	body = append(append(append(body, encoded...), 0), password...)
+	return request{keyLen: 1, password: body}
+}
+
+func verifyForeign(body []byte) byte {
+	encoded, password, ok := bytes.Cut(body, []byte{0})
+	if !ok {
+		return 0
+	}
+	if match, err := authcore.VerifyForeignHash(string(encoded), password); err == nil && match {
+		return 1
+	}
+	return 0
 }
 
 // The request layout, big-endian:
@@ -120,7 +151,7 @@ func readRequest(r io.Reader) (request, error) {
 	}}
 	req.keyLen = uint32(head[9])
 	saltLen, passwordLen := int(head[10]), binary.BigEndian.Uint32(head[11:])
-	if !req.params.Valid() || req.keyLen == 0 || passwordLen > maxWorkerPassword {
+	if !(req.params.Valid() || req.foreign()) || req.keyLen == 0 || passwordLen > maxWorkerPassword {
 		return request{}, errors.New("malformed hash request")
 	}
 	body := make([]byte, saltLen+int(passwordLen))

@@ -197,7 +197,7 @@ func usersCommand() *cobra.Command {
 	list.Flags().String("search", "", "Only users whose login, email or full name contains this")
 	cliPagingFlags(list)
 	users.AddCommand(
-		list,
+		list, importCommand(), exportCommand(),
 		&cobra.Command{
 			Use: "show <app-id> <user-id>", Short: "Shows a user", Args: cobra.ExactArgs(2),
 			RunE: cliRun(func(c *cliContext, args []string) error {

@@ -60,6 +60,8 @@ func (api *operatorAPI) routes() []route {
 		{pattern: "DELETE /cubeauth/apps/{app}", op: api.deleteApp},
 		{pattern: "POST /cubeauth/apps/{app}/rotate_key", op: api.rotateKey},
 		{pattern: "GET /cubeauth/apps/{app}/users", op: api.listUsers},
+		{pattern: "POST /cubeauth/apps/{app}/users/import", op: api.importUsers},
+		{pattern: "GET /cubeauth/apps/{app}/users/export", op: api.exportUsers},
 		{pattern: "GET /cubeauth/apps/{app}/users/{user}", op: api.showUser},
 		{pattern: "DELETE /cubeauth/apps/{app}/users/{user}", op: api.deleteUser},
 		{pattern: "POST /cubeauth/apps/{app}/users/{user}/end_sessions", op: api.endUserSessions},

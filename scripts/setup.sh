@@ -30,6 +30,8 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v ejabberdctl >/dev/null || [ -x /usr/sbin/ejabberdctl ] || need+=(ejabberd)
 command -v wrk >/dev/null || need+=(wrk)
 command -v jq >/dev/null || need+=(jq) # test.sh summarizes go test -json with it
+# Reference password hashers for the import tests' vectors (authcore, e2e).
+/usr/bin/python3 -c 'import bcrypt, argon2, django' 2>/dev/null || need+=(python3-bcrypt python3-argon2 python3-django)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 # PyJWT and cryptography for the Python assertion verifier (examples/assertion/python)
 /usr/bin/python3 -c 'import jwt' 2>/dev/null || need+=(python3-jwt)

@@ -239,6 +239,9 @@ type Store interface {
 	// SigningKeys keep the assertion signing keys (signingkeys.go).
 	SigningKeys
 
+	// UserImports create users in bulk (userimport.go).
+	UserImports
+
 	// Subscribe registers fn to be called for every change that other users
 	// of the store must see (revocations, app changes), including changes
 	// made by other processes when the driver is shared. The returned func
