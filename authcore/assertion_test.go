@@ -54,7 +54,10 @@ func verifyJWT(t *testing.T, jwks []byte, jwt string) map[string]any {
 		switch header.Alg {
 		case AlgES256:
 			y, _ := b64url.DecodeString(k["y"])
-			pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+			pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+			if err != nil {
+				t.Fatalf("JWKS key %s is not a P-256 point: %v", header.Kid, err)
+			}
 			sum := sha256.Sum256(signed)
 			ok = len(sig) == 64 && ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
 		case AlgEdDSA:

@@ -112,6 +112,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			password_reset { … }        # as above, but ttl
 //			firebase { … }              # Firebase sign-in; see parseFirebase
 //			identity_provider <url> { … }   # custom IdP; see parseIdentityProvider
+//			xmpp_kick <api url> { … }       # end XMPP streams with their sessions; see parseXMPPKick
 //		}
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -290,6 +291,8 @@ func (h *Handler) parseApp(d *caddyfile.Dispenser) error {
 			app.Firebase, err = parseFirebase(d)
 		case "identity_provider":
 			app.IdentityProvider, err = parseIdentityProvider(d)
+		case "xmpp_kick":
+			app.XMPPKick, err = parseXMPPKick(d)
 		default:
 			err = d.Errf("unknown app subdirective %q", d.Val())
 		}

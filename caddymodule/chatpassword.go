@@ -78,6 +78,7 @@ func (h *Handler) serveChatPassword(w http.ResponseWriter, r *http.Request, _ st
 	if err != nil {
 		return err
 	}
+	h.chat.passwordLogin(u)
 	writeJSON(w, http.StatusOK, map[string]any{"user": map[string]any{"id": u.ID, "login": u.Login}})
 	return nil
 }

@@ -101,6 +101,9 @@ func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request, _ string)
 		if err != nil {
 			return err
 		}
+		if strings.HasPrefix(r.UserAgent(), extauthAgent) {
+			h.chat.tokenLogin(res.Session)
+		}
 		h.setExpiryHeader(w)
 		writeJSON(w, http.StatusOK, map[string]any{"session": renderSession(res, token)})
 	case http.MethodDelete:

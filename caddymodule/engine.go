@@ -23,8 +23,9 @@ var engines = caddy.NewUsagePool()
 var engineOrder atomic.Int64
 
 // engine is everything cubeauth keeps per store: the open store, the
-// registry of the WebSocket connections let through over it, and the
-// services of the handlers that use it. It is created unopened when a
+// registry of the WebSocket connections let through over it, the chat
+// logins whose XMPP streams end with their sessions, and the services of
+// the handlers that use it. It is created unopened when a
 // config is provisioned and opened when the first config using it starts,
 // so that caddy validate never opens a store.
 type engine struct {
@@ -34,6 +35,7 @@ type engine struct {
 	mu       sync.Mutex
 	st       store.Store // nil until opened
 	sockets  *socketRegistry
+	chat     *chatStreams
 	services []*authcore.Service // of running handlers, oldest first
 }
 
@@ -58,19 +60,21 @@ func releaseEngine(e *engine) error {
 // Name names the store for operators.
 func (e *engine) Name() string { return e.storage.StoreName() }
 
-// open opens the store once; later calls return the open store.
-func (e *engine) open(logger *zap.Logger) (store.Store, *socketRegistry, error) {
+// open opens the store once; later calls find it open. The store, sockets
+// and chat fields do not change while a handler holds the engine.
+func (e *engine) open(logger *zap.Logger) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.st == nil {
 		st, err := e.storage.OpenStore(logger)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		e.st = st
 		e.sockets = newSocketRegistry(st)
+		e.chat = newChatStreams(st, logger)
 	}
-	return e.st, e.sockets, nil
+	return nil
 }
 
 // addService registers a running handler's service; the returned func
@@ -109,6 +113,7 @@ func (e *engine) Destruct() error {
 		return nil
 	}
 	e.sockets.close()
+	e.chat.close()
 	if err := e.st.Close(); err != nil {
 		return fmt.Errorf("closing store %s: %w", e.Name(), err)
 	}

@@ -139,11 +139,15 @@ type Handler struct {
 	resets *resetState
 	// providers are the declared apps' outside identity providers.
 	providers map[int64]authcore.AppProviders
+	// xmppKicks are the declared apps' XMPP servers to end streams on.
+	xmppKicks map[int64]*xmppKicker
 
 	// Set when the config starts (App.Start), before ready.
 	service       *authcore.Service
 	sockets       *socketRegistry
+	chat          *chatStreams
 	removeService func()
+	removeKickers func()
 	// assertions signs the identity assertions when Assertion is set.
 	assertions     *authcore.Assertions
 	stopAssertions func()
@@ -197,6 +201,10 @@ type AppConfig struct {
 	// IdentityProvider makes the app's logins tokens of its custom identity
 	// provider (ConnectyCube's CIdP). Default: off.
 	IdentityProvider *IdentityProviderConfig `json:"identity_provider,omitempty"`
+	// XMPPKick is the app's XMPP server (ejabberd's HTTP API), told to end
+	// a user's streams when a session they logged in to chat with ends.
+	// Default: none, and an open stream outlives its session.
+	XMPPKick *XMPPKickConfig `json:"xmpp_kick,omitempty"`
 }
 
 // userFields is the app's field visibility overrides.
@@ -281,6 +289,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionProviders(); err != nil {
 		return err
 	}
+	if err := h.provisionXMPPKicks(caddy.NewReplacer()); err != nil {
+		return err
+	}
 	if err := h.provisionChatPassword(); err != nil {
 		return err
 	}
@@ -342,13 +353,17 @@ func (h *Handler) hasherSettings() hasherSettings {
 // start opens the store (shared with every other handler over it) and
 // starts the handler's service. The handler serves after serve.
 func (h *Handler) start() error {
-	st, sockets, err := h.engine.open(h.logger)
-	if err != nil {
+	if err := h.engine.open(h.logger); err != nil {
 		return err
 	}
+	st := h.engine.st
 	h.service = authcore.New(st, h.opts)
-	h.sockets = sockets
+	h.sockets = h.engine.sockets
+	h.chat = h.engine.chat
 	h.removeService = h.engine.addService(h.service)
+	if len(h.xmppKicks) > 0 {
+		h.removeKickers = h.chat.addKickers(h.xmppKicks)
+	}
 	h.startAssertions(st)
 	return nil
 }
@@ -476,6 +491,9 @@ func (h *Handler) Cleanup() error {
 	}
 	if h.removeService != nil {
 		h.removeService()
+	}
+	if h.removeKickers != nil {
+		h.removeKickers()
 	}
 	if h.service != nil {
 		h.service.Close()

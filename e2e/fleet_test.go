@@ -33,13 +33,19 @@ type fleet struct {
 // connection string from a placeholder, as a deployment would.
 func startFleet(t *testing.T, n int) *fleet {
 	t.Helper()
+	return startFleetWith(t, n, func(cf string) string { return cf })
+}
+
+// startFleetWith is startFleet with each node's Caddyfile passed through edit.
+func startFleetWith(t *testing.T, n int, edit func(caddyfile string) string) *fleet {
+	t.Helper()
 	f := &fleet{appName: "cubeauth_fleet_" + uniqueSuffix(t)}
 	f.dsn = testpg.WithParam(testpg.Schema(t), "application_name", f.appName)
 	for range n {
 		s := &server{dir: t.TempDir()}
 		s.start(t, func(p *testcaddy.Ports) string {
 			s.backend = p.Port("backend")
-			return f.caddyfile(t, s, "development")
+			return edit(f.caddyfile(t, s, "development"))
 		}, testcaddy.WithEnv("DATABASE_URL="+f.dsn))
 		f.nodes = append(f.nodes, s)
 	}

@@ -57,8 +57,8 @@ func TestCLIImportsUsersWithForeignHashesThatLogInAndAreRehashed(t *testing.T) {
 	c := cli{t: t, bin: testcaddy.Binary(t), addr: srv.AdminAddr}
 	client := newClient(t, srv.server)
 	suffix := uniqueSuffix(t)
-	bcryptHash, djangoHash := referenceHashes(t, "old bcrypt pw")
-	_, djangoHash = referenceHashes(t, "old django pw")
+	bcryptHash, _ := referenceHashes(t, "old bcrypt pw")
+	_, djangoHash := referenceHashes(t, "old django pw")
 	line := func(login string, fields map[string]any) string {
 		fields["login"] = login + suffix
 		b, _ := json.Marshal(fields)

@@ -192,16 +192,7 @@ func TestXMPPExtauthAdapterAsksCubeauth(t *testing.T) {
 // checked by cubeauth through cmd/cubeauth-extauth; see e2e/sdk/chat-connect.js.
 func TestXMPPChatConnectThroughEjabberd(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not on PATH: the SDK chat.connect test needs Node 20 (and npm to install e2e/sdk)")
-	}
-	ctl := findEjabberdctl()
-	if ctl == "" {
-		t.Skip("ejabberd is not installed (Debian: apt-get install ejabberd, which scripts/setup.sh does as root): skipping the SDK chat.connect test against a real XMPP server")
-	}
-	dir := sdkDir(t)
-	installNodePackages(t, dir, sdkVersions)
+	node, ctl, dir := sdkChatPrerequisites(t)
 
 	srv := startServer(t)
 	ej := startEjabberd(t, ctl, srv.URL)
@@ -213,26 +204,149 @@ func TestXMPPChatConnectThroughEjabberd(t *testing.T) {
 		}
 	})
 
+	runChatScript(t, node, dir, "chat-connect.js", srv, chatURL, ej)
+	if !strings.Contains(ej.logs(), "accepted") {
+		t.Errorf("ejabberd's output does not show the adapter accepting a login:\n%s", ej.logs())
+	}
+}
+
+// sdkChatPrerequisites returns node, ejabberdctl and e2e/sdk with its
+// packages installed, or skips the test when node or ejabberd is missing.
+func sdkChatPrerequisites(t *testing.T) (node, ctl, dir string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH: the SDK chat tests need Node 20 (and npm to install e2e/sdk)")
+	}
+	ctl = findEjabberdctl()
+	if ctl == "" {
+		t.Skip("ejabberd is not installed (Debian: apt-get install ejabberd, which scripts/setup.sh does as root): skipping the SDK chat test against a real XMPP server")
+	}
+	dir = sdkDir(t)
+	installNodePackages(t, dir, sdkVersions)
+	return node, ctl, dir
+}
+
+// runChatScript runs e2e/sdk/<script> against srv and ejabberd's chatURL,
+// with env added to its environment, and fails the test unless it passes.
+func runChatScript(t *testing.T, node, dir, script string, srv *server, chatURL string, ej *ejabberdInstance, env ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "chat-connect.js")
+	cmd := exec.CommandContext(ctx, node, script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(append(os.Environ(),
 		"CUBEAUTH_URL="+srv.URL,
 		fmt.Sprintf("APP_ID=%d", devAppID),
 		"AUTH_KEY="+devAuthKey,
 		"LOGIN_SUFFIX="+uniqueSuffix(t),
 		"CHAT_URL="+chatURL,
 		"CHAT_DOMAIN=localhost",
-	)
+	), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("node chat-connect.js: %v\n%s\nejabberd:\n%s", err, out, ej.logs())
+		t.Fatalf("node %s: %v\n%s\nejabberd:\n%s", script, err, out, ej.logs())
 	}
-	t.Logf("node chat-connect.js:\n%s", out)
-	if !strings.Contains(ej.logs(), "accepted") {
-		t.Errorf("ejabberd's output does not show the adapter accepting a login:\n%s", ej.logs())
+	t.Logf("node %s:\n%s", script, out)
+	return string(out)
+}
+
+// TestXMPPRevocationClosesOpenStreams runs the official SDK's chat.connect
+// on a real ejabberd with app 1's xmpp_kick pointing at ejabberd's HTTP API
+// (examples/xmpp/ejabberd.yml): a logout, a password change, deleting the
+// user and an operator's revoke each close the stream within a second,
+// and a session that never logged in to chat ends without closing it; see
+// e2e/sdk/chat-revocation.js.
+func TestXMPPRevocationClosesOpenStreams(t *testing.T) {
+	t.Parallel()
+	node, ctl, dir := sdkChatPrerequisites(t)
+
+	apiPort := testcaddy.FreePort(t)
+	withKick := xmppKickFor(t, apiPort)
+	srv := &server{dir: t.TempDir()}
+	srv.start(t, func(p *testcaddy.Ports) string {
+		srv.backend = p.Port("backend")
+		return withKick(srv.caddyfile("development"))
+	})
+	ej := startEjabberdPorts(t, ctl, srv.URL, testcaddy.FreePort(t), apiPort)
+	chatURL := fmt.Sprintf("ws://localhost:%d/ws", ej.wsPort)
+
+	t.Run("ejabberd's HTTP API offers cubeauth only kick_user", func(t *testing.T) {
+		res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/kick_session", apiPort), "application/json",
+			strings.NewReader(`{"user":"1-1","host":"localhost","resource":"x","reason":"test"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			t.Fatalf("kick_session through the API: %s %s, want a refusal", res.Status, body)
+		}
+	})
+
+	out := runChatScript(t, node, dir, "chat-revocation.js", srv, chatURL, ej,
+		fmt.Sprintf("ADMIN_URL=http://127.0.0.1:%d", srv.admin))
+	if n := strings.Count(out, "stream closed"); n != 5 {
+		t.Errorf("the script reported %d closed streams, want 5", n)
 	}
+	logs := srv.Caddy.Logs()
+	if !strings.Contains(logs, "ended the user's XMPP streams") {
+		t.Errorf("Caddy's log does not show the kicks:\n%s", logs)
+	}
+}
+
+// TestXMPPFleetRevocationOnAnotherNodeClosesTheStream is
+// TestXMPPRevocationClosesOpenStreams on a fleet of two nodes over
+// PostgreSQL: ejabberd's adapter asks node 0, the SDK and the operator talk
+// to node 1, so every stream is closed by the node that saw its login,
+// told of the session's end by the store.
+func TestXMPPFleetRevocationOnAnotherNodeClosesTheStream(t *testing.T) {
+	t.Parallel()
+	node, ctl, dir := sdkChatPrerequisites(t)
+
+	apiPort := testcaddy.FreePort(t)
+	f := startFleetWith(t, 2, xmppKickFor(t, apiPort))
+	ej := startEjabberdPorts(t, ctl, f.nodes[0].URL, testcaddy.FreePort(t), apiPort)
+	chatURL := fmt.Sprintf("ws://localhost:%d/ws", ej.wsPort)
+	out := runChatScript(t, node, dir, "chat-revocation.js", f.nodes[1], chatURL, ej,
+		fmt.Sprintf("ADMIN_URL=http://127.0.0.1:%d", f.nodes[1].admin))
+	if n := strings.Count(out, "stream closed"); n != 5 {
+		t.Errorf("the script reported %d closed streams, want 5", n)
+	}
+	if logs := f.nodes[0].Caddy.Logs(); !strings.Contains(logs, `"why":"session ended"`) {
+		t.Errorf("node 0, which saw the chat logins, did not kick for the ended sessions:\n%s", logs)
+	}
+}
+
+// xmppKickFor returns an edit that adds the xmpp_kick block of
+// examples/config/xmpp_kick.caddyfile (the README's), with ejabberd's API
+// on apiPort, to app 1 of the e2e Caddyfile.
+func xmppKickFor(t *testing.T, apiPort int) func(caddyfile string) string {
+	t.Helper()
+	kick := xmppKickExample(t, apiPort)
+	return func(cf string) string {
+		const anchor = "\t\t\tstage development\n"
+		if strings.Count(cf, anchor) != 1 {
+			t.Fatalf("the e2e Caddyfile has no single line %q to add xmpp_kick after:\n%s", anchor, cf)
+		}
+		return strings.Replace(cf, anchor, anchor+kick, 1)
+	}
+}
+
+// xmppKickExample is the xmpp_kick block of
+// examples/config/xmpp_kick.caddyfile (the README's), with ejabberd's API
+// on apiPort.
+func xmppKickExample(t *testing.T, apiPort int) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "examples", "config", "xmpp_kick.caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)\t+xmpp_kick .*?\n\t+\}\n`).FindString(string(b))
+	if block == "" || strings.Count(block, "5281") != 1 {
+		t.Fatalf("examples/config/xmpp_kick.caddyfile has no xmpp_kick block on port 5281:\n%s", b)
+	}
+	return strings.Replace(block, "5281", strconv.Itoa(apiPort), 1)
 }
 
 // saslMechanisms opens an XMPP stream over WebSocket (RFC 7395) to domain
@@ -284,6 +398,7 @@ func findEjabberdctl() string {
 type ejabberdInstance struct {
 	dir     string
 	wsPort  int
+	apiPort int
 	node    string
 	adapter string // path of the extauth binary it runs
 	console string // file with ejabberd's stdout and stderr
@@ -312,6 +427,13 @@ func startEjabberd(t *testing.T, ctl, api string) *ejabberdInstance {
 // startEjabberdOn is startEjabberd with its WebSocket listener on wsPort.
 func startEjabberdOn(t *testing.T, ctl, api string, wsPort int) *ejabberdInstance {
 	t.Helper()
+	return startEjabberdPorts(t, ctl, api, wsPort, testcaddy.FreePort(t))
+}
+
+// startEjabberdPorts is startEjabberd with its WebSocket listener on wsPort
+// and its HTTP API (kick_user, for xmpp_kick) on apiPort.
+func startEjabberdPorts(t *testing.T, ctl, api string, wsPort, apiPort int) *ejabberdInstance {
+	t.Helper()
 	cred := ejabberdCredential(t)
 
 	// Not t.TempDir(): its parents are private to the test's user, and
@@ -328,6 +450,7 @@ func startEjabberdOn(t *testing.T, ctl, api string, wsPort int) *ejabberdInstanc
 	e := &ejabberdInstance{
 		dir:     dir,
 		wsPort:  wsPort,
+		apiPort: apiPort,
 		node:    "n" + uniqueSuffix(t) + "@localhost",
 		adapter: buildExtauth(t, dir),
 		console: filepath.Join(dir, "console.log"),
@@ -336,6 +459,7 @@ func startEjabberdOn(t *testing.T, ctl, api string, wsPort int) *ejabberdInstanc
 	distPort := testcaddy.FreePort(t)
 	writeFromExample(t, "ejabberd.yml", filepath.Join(dir, "ejabberd.yml"),
 		"port: 5280", fmt.Sprintf("port: %d", e.wsPort),
+		"port: 5281", fmt.Sprintf("port: %d", e.apiPort),
 		`extauth_program: "/usr/local/bin/cubeauth-extauth -api http://127.0.0.1:8080 -domains localhost"`,
 		fmt.Sprintf("extauth_program: %q", e.adapter+" -api "+api+" -domains localhost -v"),
 	)

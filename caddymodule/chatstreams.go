@@ -1,0 +1,274 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/cubeauth/cubeauth/store"
+)
+
+// extauthAgent is the User-Agent of cmd/cubeauth-extauth: its session
+// lookups are chat logins. A client could send it too, but then only has
+// its own user's streams ended at its own logout.
+const extauthAgent = "cubeauth-extauth"
+
+// maxChatLogins bounds the chat logins remembered per store. Entries leave
+// when their session ends or passes its absolute lifetime; past the bound,
+// the oldest half is forgotten (their streams then outlive a logout).
+const maxChatLogins = 1 << 20
+
+// maxKicksInFlight bounds the calls to XMPP servers at once.
+const maxKicksInFlight = 8
+
+// chatUser is an app's user.
+type chatUser struct{ appID, userID int64 }
+
+// chatLogin is a token an XMPP server accepted as a chat password.
+type chatLogin struct {
+	user  chatUser
+	until time.Time // the session's absolute expiry
+}
+
+// chatStreams ends users' XMPP streams when the sessions they logged in
+// with end: the token of every chat login the adapter asked about is
+// remembered, and when the store says that session ended (logout, password
+// change, revoke, deletion; on any node of a fleet), the app's XMPP server
+// is told to end the user's streams. Streams that logged in with the
+// user's password end when the password changes or the user is deleted.
+// It lives in the store's engine, so a reload forgets nothing.
+type chatStreams struct {
+	st          store.Store
+	logger      *zap.Logger
+	unsubscribe func()
+	turns       chan struct{}
+	now         func() time.Time
+
+	mu     sync.Mutex
+	tokens map[store.TokenHash]chatLogin
+	// passwords holds, for users logged in to chat with their password, a
+	// digest of the password hash they logged in against.
+	passwords map[chatUser][sha256.Size]byte
+	// kickers are the running handlers' apps' kickers, oldest first: the
+	// newest handler that declares an app decides.
+	kickers []*kickerSet
+}
+
+// kickerSet is one handler's apps' kickers.
+type kickerSet struct{ apps map[int64]*xmppKicker }
+
+// newChatStreams follows st's events until close.
+func newChatStreams(st store.Store, logger *zap.Logger) *chatStreams {
+	c := &chatStreams{
+		st: st, logger: logger, now: time.Now,
+		turns:     make(chan struct{}, maxKicksInFlight),
+		tokens:    map[store.TokenHash]chatLogin{},
+		passwords: map[chatUser][sha256.Size]byte{},
+	}
+	c.unsubscribe = st.Subscribe(c.onEvent)
+	return c
+}
+
+// close stops following the store's events.
+func (c *chatStreams) close() { c.unsubscribe() }
+
+// addKickers registers a running handler's kickers; the returned func
+// removes them.
+func (c *chatStreams) addKickers(k map[int64]*xmppKicker) (remove func()) {
+	set := &kickerSet{apps: k}
+	c.mu.Lock()
+	c.kickers = append(c.kickers, set)
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.kickers = slices.DeleteFunc(c.kickers, func(s *kickerSet) bool { return s == set })
+			c.mu.Unlock()
+		})
+	}
+}
+
+// kickerOf is the app's kicker, or nil. c.mu must be held.
+func (c *chatStreams) kickerOf(appID int64) *xmppKicker {
+	for i := len(c.kickers) - 1; i >= 0; i-- {
+		if k := c.kickers[i].apps[appID]; k != nil {
+			return k
+		}
+	}
+	return nil
+}
+
+// tokenLogin remembers that an XMPP server accepted sess's token as the
+// chat password of its user, if the app's streams are to be ended.
+func (c *chatStreams) tokenLogin(sess store.Session) {
+	u := chatUser{sess.AppID, sess.UserID}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if u.userID == 0 || c.kickerOf(u.appID) == nil {
+		return
+	}
+	if _, ok := c.tokens[sess.TokenHash]; !ok && len(c.tokens) >= maxChatLogins {
+		c.pruneLocked()
+	}
+	c.tokens[sess.TokenHash] = chatLogin{user: u, until: sess.MaxExpiresAt}
+}
+
+// pruneLocked forgets the chat logins whose session has passed its
+// absolute lifetime and, if that is not enough, half of the others.
+func (c *chatStreams) pruneLocked() {
+	now := c.now()
+	for h, l := range c.tokens {
+		if now.After(l.until) {
+			delete(c.tokens, h)
+		}
+	}
+	for h := range c.tokens {
+		if len(c.tokens) < maxChatLogins/2 {
+			break
+		}
+		delete(c.tokens, h)
+	}
+	c.logger.Warn("chat logins forgotten: more than the bound are remembered; their XMPP streams will outlive their sessions",
+		zap.Int("bound", maxChatLogins))
+}
+
+// passwordLogin remembers that an XMPP server accepted u's password.
+func (c *chatStreams) passwordLogin(u store.User) {
+	key := chatUser{u.AppID, u.ID}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kickerOf(key.appID) == nil {
+		return
+	}
+	if _, ok := c.passwords[key]; !ok && len(c.passwords) >= maxChatLogins {
+		clear(c.passwords)
+	}
+	c.passwords[key] = sha256.Sum256([]byte(u.PasswordHash))
+}
+
+// onEvent ends the streams of the users whose chat login the event ended.
+// It must not block: kicks and store reads run apart.
+func (c *chatStreams) onEvent(ev store.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch ev.Kind {
+	case store.EventSessionDeleted, store.EventSessionChanged:
+		// A rebound session (logout) no longer belongs to the user it
+		// logged in as, even though the token lives on.
+		if l, ok := c.tokens[ev.TokenHash]; ok && (ev.Kind == store.EventSessionDeleted || ev.UserID != l.user.userID) {
+			delete(c.tokens, ev.TokenHash)
+			c.kickLocked(l.user, "session ended")
+		}
+	case store.EventUserDeleted, store.EventUserSessionsDeleted:
+		// The node that logged the user in to chat may be another one, or
+		// may have restarted: kick whether or not a login is remembered.
+		u := chatUser{ev.AppID, ev.UserID}
+		c.forgetLocked(func(l chatUser) bool { return l == u })
+		c.kickLocked(u, "sessions revoked")
+	case store.EventUserChanged:
+		u := chatUser{ev.AppID, ev.UserID}
+		if digest, ok := c.passwords[u]; ok {
+			go c.recheckPassword(u, digest)
+		}
+	case store.EventAppDeleted:
+		users := c.forgetLocked(func(l chatUser) bool { return l.appID == ev.AppID })
+		for u := range users {
+			c.kickLocked(u, "app deleted")
+		}
+	case store.EventReset:
+		go c.recheck()
+	}
+}
+
+// forgetLocked drops the chat logins of the users match picks and returns
+// those users.
+func (c *chatStreams) forgetLocked(match func(chatUser) bool) map[chatUser]bool {
+	users := map[chatUser]bool{}
+	for h, l := range c.tokens {
+		if match(l.user) {
+			delete(c.tokens, h)
+			users[l.user] = true
+		}
+	}
+	for u := range c.passwords {
+		if match(u) {
+			delete(c.passwords, u)
+			users[u] = true
+		}
+	}
+	return users
+}
+
+// recheckPassword ends the password login's streams when the user's
+// password hash changed or the user is gone. (A hash upgraded at login
+// also ends them; the SDK then logs in again with the same password.)
+func (c *chatStreams) recheckPassword(u chatUser, digest [sha256.Size]byte) {
+	user, err := c.st.GetUser(context.Background(), u.appID, u.userID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	if err == nil && sha256.Sum256([]byte(user.PasswordHash)) == digest {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.passwords[u] == digest {
+		delete(c.passwords, u)
+		c.kickLocked(u, "password changed")
+	}
+}
+
+// recheck ends the streams of the chat logins whose session the store no
+// longer has: revocations may have been missed.
+func (c *chatStreams) recheck() {
+	c.mu.Lock()
+	logins := make(map[store.TokenHash]chatLogin, len(c.tokens))
+	for h, l := range c.tokens {
+		logins[h] = l
+	}
+	passwords := make(map[chatUser][sha256.Size]byte, len(c.passwords))
+	for u, d := range c.passwords {
+		passwords[u] = d
+	}
+	c.mu.Unlock()
+	for h, l := range logins {
+		sess, err := c.st.GetSession(context.Background(), h)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && sess.UserID != l.user.userID) {
+			c.mu.Lock()
+			if _, ok := c.tokens[h]; ok {
+				delete(c.tokens, h)
+				c.kickLocked(l.user, "session ended")
+			}
+			c.mu.Unlock()
+		}
+	}
+	for u, d := range passwords {
+		c.recheckPassword(u, d)
+	}
+}
+
+// kickLocked asks u's app's XMPP server, off the caller's path, to end u's
+// streams. c.mu must be held.
+func (c *chatStreams) kickLocked(u chatUser, why string) {
+	k := c.kickerOf(u.appID)
+	if k == nil {
+		return
+	}
+	go func() {
+		c.turns <- struct{}{}
+		defer func() { <-c.turns }()
+		n, err := k.kick(context.Background(), u.appID, u.userID)
+		fields := []zap.Field{zap.Int64("app_id", u.appID), zap.Int64("user_id", u.userID), zap.String("why", why)}
+		if err != nil {
+			c.logger.Warn("could not end the user's XMPP streams", append(fields, zap.Error(err))...)
+			return
+		}
+		c.logger.Info("ended the user's XMPP streams", append(fields, zap.Int("streams", n))...)
+	}()
+}
