@@ -65,6 +65,13 @@ type Store struct {
 	userIDs    *badger.Sequence
 	sessionIDs *badger.Sequence
 
+	// counters serialises writes to abuse-limit counters. A wrong-password
+	// flood against one login makes every adder read-modify-write the same
+	// key; under optimistic retries alone they can exhaust maxAttempts and
+	// fail, and a limiter that fails is a 503 for the legitimate user too.
+	// Counter transactions are short and never fsync, so one lock is cheap.
+	counters sync.Mutex
+
 	syncer      *groupSync
 	subscribers store.Subscribers
 	space       *spaceGuard

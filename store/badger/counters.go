@@ -54,8 +54,8 @@ func getLimitCount(txn *badger.Txn, k []byte) (int64, error) {
 	return n, err
 }
 
-// AddLimitCount adds n to the window's count in one transaction; concurrent
-// adders conflict on the key they both read and the loser retries, so no
+// AddLimitCount adds n to the window's count in one transaction. Adders are
+// serialised by s.counters, so they never conflict with one another and no
 // addition is lost.
 func (s *Store) AddLimitCount(ctx context.Context, key string, start time.Time, per time.Duration, n int64) (current, previous int64, err error) {
 	const op = "adding to limit counter"
@@ -67,6 +67,8 @@ func (s *Store) AddLimitCount(ctx context.Context, key string, start time.Time, 
 	}
 	defer s.leave()
 	k := limitCounterKey(key, start)
+	s.counters.Lock()
+	defer s.counters.Unlock()
 	err = s.update(func(txn *badger.Txn) error {
 		var err error
 		if current, err = getLimitCount(txn, k); err != nil {
@@ -118,6 +120,8 @@ func (s *Store) DeleteLimitCounts(ctx context.Context, key string) error {
 		return wrap(op, err)
 	}
 	defer s.leave()
+	s.counters.Lock()
+	defer s.counters.Unlock()
 	return wrap(op, s.update(func(txn *badger.Txn) error {
 		for _, k := range prefixKeys(txn, limitCounterPrefix(key), 0) {
 			if err := txn.Delete(k); err != nil {
