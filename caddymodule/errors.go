@@ -150,5 +150,6 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.logger.Error("request failed", zap.String("method", r.Method),
 			zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
 	}
+	awaitTrailers(r)
 	writeJSON(w, status, body)
 }

@@ -42,6 +42,18 @@ func (ih *identityHeaders) guardTrailers(r *http.Request) error {
 	return nil
 }
 
+// awaitTrailers reads and drops up to maxBodyBytes of the body of a
+// request that declared trailers, before cubeauth answers it itself. Over
+// HTTP/2 the client sends the trailers after its body; answered first, the
+// server closes the stream, takes the late trailers for a protocol error,
+// and its GOAWAY fails the client's other requests on that connection. A
+// larger body is left to the server to reset, as usual.
+func awaitTrailers(r *http.Request) {
+	if r.Trailer != nil && r.Body != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxBodyBytes))
+	}
+}
+
 // trailerStripper deletes r's trailers under the identity prefix whenever
 // a read of the body ends it (net/http fills r.Trailer just before it
 // returns io.EOF), before reverse_proxy copies them.

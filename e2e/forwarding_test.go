@@ -266,6 +266,35 @@ func TestForwardedRequestsKeepTheirIdentityWhateverTheClientSends(t *testing.T) 
 		wantNoIdentityTrailer(t, seen)
 	})
 
+	t.Run("h2c: trailers that arrive after a refusal cost the client nothing", func(t *testing.T) {
+		// The order a fast client produces by chance (CI saw it fail an
+		// unrelated request): headers declaring a trailer, then, once the
+		// server has had time to refuse, the body and the trailer, then
+		// another request on the same connection.
+		for _, tc := range []struct {
+			token, trailer string
+			want           int
+		}{
+			{user.Token, "X-Cube-User-Id", http.StatusBadRequest},
+			{"bogus" + user.Token[5:], "X-Checksum", http.StatusUnauthorized},
+		} {
+			c := dialH2C(t, addr)
+			c.headers(1, false, ":method", "POST", ":scheme", "http", ":authority", addr, ":path", whoamiPath,
+				"cb-token", tc.token, "trailer", tc.trailer)
+			time.Sleep(200 * time.Millisecond)
+			c.data(1, false, "{}")
+			c.headers(1, true, strings.ToLower(tc.trailer), "1")
+			c.headers(3, true, ":method", "GET", ":scheme", "http", ":authority", addr, ":path", whoamiPath,
+				"cb-token", user.Token)
+			if got := c.status(1); got != tc.want {
+				t.Fatalf("trailer %s: got %d, want %d", tc.trailer, got, tc.want)
+			}
+			if got := c.status(3); got != http.StatusOK {
+				t.Fatalf("after the %d: the next request on the connection got %d, want 200", tc.want, got)
+			}
+		}
+	})
+
 	upgrade := func(site, query, token string) reply {
 		return raw(t, site, "GET /chat?"+query+" HTTP/1.1\nHost: "+site+"\nCB-Token: "+token+
 			"\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n\n")
