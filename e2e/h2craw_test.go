@@ -16,7 +16,6 @@ import (
 // frame, for orders of frames that net/http's client never sends on cue.
 type h2cConn struct {
 	t      *testing.T
-	conn   net.Conn
 	fr     *http2.Framer
 	enc    *hpack.Encoder
 	encBuf bytes.Buffer
@@ -35,7 +34,7 @@ func dialH2C(t *testing.T, addr string) *h2cConn {
 	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
-	c := &h2cConn{t: t, conn: conn, fr: http2.NewFramer(conn, conn)}
+	c := &h2cConn{t: t, fr: http2.NewFramer(conn, conn)}
 	c.enc = hpack.NewEncoder(&c.encBuf)
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	if err := c.fr.WriteSettings(); err != nil {
