@@ -75,7 +75,7 @@ func main() {
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds of interleaved scenarios; tables show medians")
 	flag.IntVar(&cfg.threads, "t", 1, "wrk threads")
 	flag.IntVar(&cfg.conns, "c", 32, "wrk connections for throughput runs")
-	flag.StringVar(&phases, "phases", "proxy,create,storm,scale", "phases to run")
+	flag.StringVar(&phases, "phases", "proxy,create,storm,scale", "phases to run, of proxy, assertion, create, storm and scale")
 	flag.StringVar(&scale, "scale", "1000,1000000", "store sizes (users and sessions each) for the scale phase")
 	flag.StringVar(&cfg.out, "o", "", "also write the report to this file")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (Caddyfiles, logs, data)")
@@ -169,7 +169,7 @@ func (b *bench) finish() {
 
 func (b *bench) run() error {
 	b.machine()
-	needServer := b.cfg.phases["proxy"] || b.cfg.phases["create"] || b.cfg.phases["storm"]
+	needServer := b.cfg.phases["proxy"] || b.cfg.phases["assertion"] || b.cfg.phases["create"] || b.cfg.phases["storm"]
 	if needServer {
 		c, err := startCaddy(b.cfg.caddyBin, filepath.Join(b.work, "main"), filepath.Join(b.work, "main", "data"), b.cfg.admin, b.options())
 		if err != nil {
@@ -212,6 +212,11 @@ func (b *bench) mainPhases(c *caddyProc) error {
 	_ = appToken
 	if b.cfg.phases["proxy"] {
 		if err := b.proxyPhase(c, userToken); err != nil {
+			return err
+		}
+	}
+	if b.cfg.phases["assertion"] {
+		if err := b.assertionPhase(c, userToken); err != nil {
 			return err
 		}
 	}
