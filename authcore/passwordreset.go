@@ -38,8 +38,9 @@ const (
 )
 
 // Password reset limits. Per address: a mailbox gets at most a few mails an
-// hour however many clients ask, so cubeauth cannot be used to flood it.
-// Per IP: one client cannot probe or mail many addresses.
+// hour however many clients (or nodes of a fleet) are asked, so cubeauth
+// cannot be used to flood it. Per IP: one client cannot probe or mail many
+// addresses.
 var (
 	passwordResetsPerAddress = Rate{5, time.Hour}
 	passwordResetsPerIP      = Rate{30, time.Hour}
@@ -60,23 +61,21 @@ const resetDeliveryTimeout = time.Minute
 // errNoMailer explains a refused reset on a Service without a Mailer.
 var errNoMailer = errors.New("password reset by email needs a mail server, and none is configured")
 
-// passwordResets is a Service's password reset state.
+// passwordResets is a Service's password reset deliveries; their limits
+// are among the Service's limiters, shared by a fleet.
 type passwordResets struct {
-	perAddress, perIP *limiter
-	slots             chan struct{}
-	queued            chan struct{}
-	running           sync.WaitGroup
-	closing           chan struct{}
-	closeOnce         sync.Once
+	slots     chan struct{}
+	queued    chan struct{}
+	running   sync.WaitGroup
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
-func newPasswordResets(now func() time.Time) *passwordResets {
+func newPasswordResets() *passwordResets {
 	return &passwordResets{
-		perAddress: newLimiter(LimitPasswordResetsPerAddress, passwordResetsPerAddress, now, false),
-		perIP:      newLimiter(LimitPasswordResetsPerIP, passwordResetsPerIP, now, false),
-		slots:      make(chan struct{}, maxResetDeliveries),
-		queued:     make(chan struct{}, maxResetDeliveries+maxQueuedResets),
-		closing:    make(chan struct{}),
+		slots:   make(chan struct{}, maxResetDeliveries),
+		queued:  make(chan struct{}, maxResetDeliveries+maxQueuedResets),
+		closing: make(chan struct{}),
 	}
 }
 
@@ -103,10 +102,10 @@ func (s *Service) RequestPasswordReset(ctx context.Context, appID int64, email, 
 	case tooLong(email, maxEmail) || !strings.Contains(email, "@"):
 		return invalid("email", "is invalid")
 	}
-	if err := s.resets.perIP.take(s.limits.clientKey(clientIP)); err != nil {
+	if err := s.limits.resetsIP.take(s.limits.clientKey(clientIP)); err != nil {
 		return err
 	}
-	if err := s.resets.perAddress.take(strconv.FormatInt(appID, 10) + ":" + email); err != nil {
+	if err := s.limits.resetsAddress.take(strconv.FormatInt(appID, 10) + ":" + email); err != nil {
 		return err
 	}
 	select {

@@ -234,6 +234,40 @@ func TestResetRequestsAreThrottledPerAddressAndPerIPWhetherOrNotTheAddressExists
 	}
 }
 
+func TestServicesOnOneStoreShareOneResetBudgetAndANewServiceRemembersIt(t *testing.T) {
+	rf := newResetFixture(t)
+	ctx := t.Context()
+	nodes := []*Service{rf.svc}
+	for range 2 {
+		s := New(rf.st, rf.svc.Options())
+		t.Cleanup(s.Close)
+		nodes = append(nodes, s)
+	}
+	// Spread over three nodes and as many IPs, the address's budget is
+	// spent once, not three times.
+	for i := range passwordResetsPerAddress.Count {
+		if err := nodes[i%3].RequestPasswordReset(ctx, 1, "alice@example.test", "198.51.100."+strconv.Itoa(i+1)); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	reloaded := New(rf.st, rf.svc.Options()) // a reload: empty local limiters
+	t.Cleanup(reloaded.Close)
+	for i, s := range append(nodes, reloaded) {
+		var busy *BusyError
+		err := s.RequestPasswordReset(ctx, 1, "alice@example.test", "198.51.100.99")
+		if !errors.As(err, &busy) || busy.Limit != LimitPasswordResetsPerAddress {
+			t.Fatalf("node %d after the fleet's budget: %v, want the per-address limit", i, err)
+		}
+	}
+	for _, s := range nodes {
+		s.waitPasswordResets()
+	}
+	mails := len(rf.mailer.take())
+	if mails != passwordResetsPerAddress.Count {
+		t.Fatalf("alice got %d mails from three nodes, want %d", mails, passwordResetsPerAddress.Count)
+	}
+}
+
 func TestWithoutAMailerResetsAreRefused(t *testing.T) {
 	f := newFixture(t)
 	if f.svc.PasswordResetsEnabled() {

@@ -389,13 +389,15 @@ func (l *limiter) len() int {
 }
 
 // limiters are a Service's limits in force. The failure limits and the
-// limits on creations (sessions, logins, signups, email changes) count in
-// the store's shared counters as well (sharedlimit.go); the lookup limits
-// count reads on every request and stay in memory.
+// limits on creations (sessions, logins, signups, email changes, password
+// reset mails) count in the store's shared counters as well
+// (sharedlimit.go); the lookup limits count reads on every request and
+// stay in memory.
 type limiters struct {
 	failuresAccountIP, failuresAccount, failuresIP           *sharedLimiter
 	sessionsIP, sessionsApp, loginsIP, signupsIP, signupsApp *sharedLimiter
 	emailChangesUser                                         *sharedLimiter
+	resetsAddress, resetsIP                                  *sharedLimiter
 	lookupsIP, lookupsSession                                *limiter
 	ipv6Prefix                                               int
 }
@@ -423,6 +425,8 @@ func newLimiters(l Limits, now func() time.Time, counters store.LimitCounters) l
 		signupsIP:         shared(LimitSignupsPerIP, l.SignupsPerIP, false),
 		signupsApp:        shared(LimitSignupsPerApp, l.SignupsPerApp, false),
 		emailChangesUser:  shared(LimitEmailChangesPerUser, l.EmailChangesPerUser, false),
+		resetsAddress:     shared(LimitPasswordResetsPerAddress, passwordResetsPerAddress, false),
+		resetsIP:          shared(LimitPasswordResetsPerIP, passwordResetsPerIP, false),
 		lookupsIP:         newLimiter(LimitLookupsPerIP, l.LookupsPerIP, now, false),
 		lookupsSession:    newLimiter(LimitLookupsPerSession, l.LookupsPerSession, now, false),
 		ipv6Prefix:        prefix,

@@ -50,7 +50,7 @@ func New(st store.Store, opts Options) *Service {
 		sessions:   newSessionCache(opts.CacheSize),
 		misses:     newMissCache(missCacheSize(opts.CacheSize)),
 		limits:     newLimiters(*opts.Limits, opts.Now, st),
-		resets:     newPasswordResets(opts.Now),
+		resets:     newPasswordResets(),
 		chatChecks: newChatChecks(),
 	}
 	s.unsubscribe = st.Subscribe(s.onEvent)
