@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -287,4 +288,79 @@ func forgeAssertion(t *testing.T, real string) string {
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
 	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// debugLogCaddyfile is a site with `assertion` in front of a recorder, in
+// debug mode; {LOG_DEFAULT} is the default log's block, or nothing.
+const debugLogCaddyfile = `{
+	admin 127.0.0.1:{ADMIN}
+	default_bind 127.0.0.1
+	debug
+{LOG_DEFAULT}}
+http://127.0.0.1:{PORT} {
+	cubeauth {
+		storage badger {DIR}/data
+		assertion
+		app 1 {
+			auth_key 6f1c2b8e-0d4a-4c55-9a57-2a3c4f1e9b10
+		}
+	}
+	reverse_proxy 127.0.0.1:{RECORDER}
+}
+`
+
+// TestDebugLogsLeaveOutTheAssertionWithTheExampleFilter holds SECURITY.md's
+// "Logging" to what Caddy does: in debug mode reverse_proxy logs every
+// header it sends upstream, the assertion among them, and the default log
+// filter of examples/config/assertion.caddyfile keeps it out.
+func TestDebugLogsLeaveOutTheAssertionWithTheExampleFilter(t *testing.T) {
+	t.Parallel()
+	example, err := os.ReadFile(filepath.Join("..", "examples", "config", "assertion.caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := regexp.MustCompile(`(?s)\tlog default \{\n.*?\n\t\}\n`).FindString(string(example))
+	if !strings.Contains(filter, "request>headers>X-Cube-Assertion delete") {
+		t.Fatalf("examples/config/assertion.caddyfile has no default log block that deletes the assertion:\n%s", example)
+	}
+	for _, tc := range []struct {
+		name, logDefault string
+		logged           bool
+	}{
+		{"without the filter, Caddy logs it", "", true},
+		{"with the example's filter, it is left out", filter, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &headerRecorder{}
+			recorder := httptest.NewServer(rec)
+			t.Cleanup(recorder.Close)
+			srv := &server{dir: t.TempDir()}
+			srv.start(t, func(p *testcaddy.Ports) string {
+				return strings.NewReplacer("{ADMIN}", strconv.Itoa(srv.admin), "{PORT}", strconv.Itoa(srv.port),
+					"{LOG_DEFAULT}", tc.logDefault, "{DIR}", srv.dir,
+					"{RECORDER}", strconv.Itoa(recorder.Listener.Addr().(*net.TCPAddr).Port)).Replace(debugLogCaddyfile)
+			})
+			c := newClient(t, srv)
+			s := devLogin(t, c, "debuglog"+uniqueSuffix(t), "supersecret1")
+			c.do(http.MethodGet, "/orders", nil, "CB-Token", s.Token).want(t, http.StatusOK)
+			assertion := rec.last(t).Header.Get("X-Cube-Assertion")
+			if strings.Count(assertion, ".") != 2 {
+				t.Fatalf("the backend got assertion %q", assertion)
+			}
+			signature := assertion[strings.LastIndex(assertion, ".")+1:]
+			// The round trip's debug line is written after the answer.
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(srv.Caddy.Logs(), "upstream roundtrip") && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			logs := srv.Caddy.Logs()
+			if !strings.Contains(logs, "upstream roundtrip") {
+				t.Fatalf("no reverse_proxy debug line in the logs:\n%s", logs)
+			}
+			if got := strings.Contains(logs, signature); got != tc.logged {
+				t.Fatalf("the assertion is in the logs: %v, want %v:\n%s", got, tc.logged, logs)
+			}
+		})
+	}
 }
