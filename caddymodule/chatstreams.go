@@ -41,7 +41,10 @@ type chatLogin struct {
 // change, revoke, deletion; on any node of a fleet), the app's XMPP server
 // is told to end the user's streams. Streams that logged in with the
 // user's password end when the password changes or the user is deleted.
-// It lives in the store's engine, so a reload forgets nothing.
+// It lives in the store's engine, so a reload forgets nothing, and token
+// logins are kept in the store too, so a restart forgets nothing either:
+// the first handler with kickers loads them and ends the streams of those
+// whose session ended while the node was down.
 type chatStreams struct {
 	st          store.Store
 	logger      *zap.Logger
@@ -57,7 +60,20 @@ type chatStreams struct {
 	// kickers are the running handlers' apps' kickers, oldest first: the
 	// newest handler that declares an app decides.
 	kickers []*kickerSet
+
+	loadOnce sync.Once
+	// loaded is closed once the stored chat logins are in tokens.
+	loaded    chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
 }
+
+// chatStoreTimeout bounds one store call for the chat logins;
+// chatLoadRetry is the wait before loading them again after a failure.
+const (
+	chatStoreTimeout = 5 * time.Second
+	chatLoadRetry    = 10 * time.Second
+)
 
 // kickerSet is one handler's apps' kickers.
 type kickerSet struct{ apps map[int64]*xmppKicker }
@@ -69,13 +85,20 @@ func newChatStreams(st store.Store, logger *zap.Logger) *chatStreams {
 		turns:     make(chan struct{}, maxKicksInFlight),
 		tokens:    map[store.TokenHash]chatLogin{},
 		passwords: map[chatUser][sha256.Size]byte{},
+		loaded:    make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	c.unsubscribe = st.Subscribe(c.onEvent)
 	return c
 }
 
 // close stops following the store's events.
-func (c *chatStreams) close() { c.unsubscribe() }
+func (c *chatStreams) close() {
+	c.closeOnce.Do(func() {
+		c.unsubscribe()
+		close(c.done)
+	})
+}
 
 // addKickers registers a running handler's kickers; the returned func
 // removes them.
@@ -84,6 +107,7 @@ func (c *chatStreams) addKickers(k map[int64]*xmppKicker) (remove func()) {
 	c.mu.Lock()
 	c.kickers = append(c.kickers, set)
 	c.mu.Unlock()
+	c.loadOnce.Do(func() { go c.load() })
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -104,19 +128,80 @@ func (c *chatStreams) kickerOf(appID int64) *xmppKicker {
 	return nil
 }
 
+// load adds the chat logins kept in the store (seen before a restart, or
+// by other nodes of a fleet) to those remembered, then ends the streams of
+// those whose session ended meanwhile. A failed load is tried again.
+func (c *chatStreams) load() {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
+		logins, err := c.st.ListChatLogins(ctx)
+		cancel()
+		if err == nil {
+			c.mu.Lock()
+			for _, l := range logins {
+				if _, ok := c.tokens[l.TokenHash]; !ok && len(c.tokens) < maxChatLogins {
+					c.tokens[l.TokenHash] = chatLogin{user: chatUser{l.AppID, l.UserID}, until: l.ExpiresAt}
+				}
+			}
+			c.mu.Unlock()
+			close(c.loaded)
+			c.recheck()
+			return
+		}
+		c.logger.Warn("loading the chat logins kept in the store; trying again", zap.Error(err))
+		select {
+		case <-c.done:
+			return
+		case <-time.After(chatLoadRetry):
+		}
+	}
+}
+
 // tokenLogin remembers that an XMPP server accepted sess's token as the
-// chat password of its user, if the app's streams are to be ended.
+// chat password of its user, if the app's streams are to be ended. A new
+// login is kept in the store before the XMPP server hears yes, so a
+// restart right after does not forget it.
 func (c *chatStreams) tokenLogin(sess store.Session) {
 	u := chatUser{sess.AppID, sess.UserID}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if u.userID == 0 || c.kickerOf(u.appID) == nil {
+		c.mu.Unlock()
 		return
 	}
-	if _, ok := c.tokens[sess.TokenHash]; !ok && len(c.tokens) >= maxChatLogins {
+	old, known := c.tokens[sess.TokenHash]
+	if !known && len(c.tokens) >= maxChatLogins {
 		c.pruneLocked()
 	}
 	c.tokens[sess.TokenHash] = chatLogin{user: u, until: sess.MaxExpiresAt}
+	c.mu.Unlock()
+	if known && old.user == u {
+		return // a reconnect: stored already
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
+	defer cancel()
+	err := c.st.PutChatLogin(ctx, store.ChatLogin{TokenHash: sess.TokenHash, AppID: u.appID, UserID: u.userID, ExpiresAt: sess.MaxExpiresAt})
+	if err != nil {
+		c.logger.Warn("could not keep a chat login in the store; a restart will forget it",
+			zap.Int64("app_id", u.appID), zap.Int64("user_id", u.userID), zap.Error(err))
+	}
+}
+
+// dropStored deletes the stored chat logins of hashes, off the caller's
+// path (a missing one is no error: another node may have deleted it).
+func (c *chatStreams) dropStored(hashes ...store.TokenHash) {
+	if len(hashes) == 0 {
+		return
+	}
+	go func() {
+		for _, h := range hashes {
+			ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
+			err := c.st.DeleteChatLogin(ctx, h)
+			cancel()
+			if err != nil {
+				c.logger.Warn("could not delete a chat login from the store; the next restart checks it again", zap.Error(err))
+			}
+		}
+	}()
 }
 
 // pruneLocked forgets the chat logins whose session has passed its
@@ -163,6 +248,7 @@ func (c *chatStreams) onEvent(ev store.Event) {
 		// logged in as, even though the token lives on.
 		if l, ok := c.tokens[ev.TokenHash]; ok && (ev.Kind == store.EventSessionDeleted || ev.UserID != l.user.userID) {
 			delete(c.tokens, ev.TokenHash)
+			c.dropStored(ev.TokenHash)
 			c.kickLocked(l.user, "session ended")
 		}
 	case store.EventUserDeleted, store.EventUserSessionsDeleted:
@@ -186,16 +272,19 @@ func (c *chatStreams) onEvent(ev store.Event) {
 	}
 }
 
-// forgetLocked drops the chat logins of the users match picks and returns
-// those users.
+// forgetLocked drops the chat logins of the users match picks, here and
+// in the store, and returns those users.
 func (c *chatStreams) forgetLocked(match func(chatUser) bool) map[chatUser]bool {
 	users := map[chatUser]bool{}
+	var hashes []store.TokenHash
 	for h, l := range c.tokens {
 		if match(l.user) {
 			delete(c.tokens, h)
+			hashes = append(hashes, h)
 			users[l.user] = true
 		}
 	}
+	c.dropStored(hashes...)
 	for u := range c.passwords {
 		if match(u) {
 			delete(c.passwords, u)
@@ -241,8 +330,11 @@ func (c *chatStreams) recheck() {
 		sess, err := c.st.GetSession(context.Background(), h)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && sess.UserID != l.user.userID) {
 			c.mu.Lock()
-			if _, ok := c.tokens[h]; ok {
+			// A login of an app whose handler has not started yet waits
+			// for the session's next event.
+			if _, ok := c.tokens[h]; ok && c.kickerOf(l.user.appID) != nil {
 				delete(c.tokens, h)
+				c.dropStored(h)
 				c.kickLocked(l.user, "session ended")
 			}
 			c.mu.Unlock()

@@ -202,3 +202,83 @@ func TestChatStreamsKickTheUsersWhoseChatLoginEnded(t *testing.T) {
 		t.Fatalf("kicked %s, want %s (only once a handler declares app 1 again)", got, jid(bea))
 	}
 }
+
+func TestChatLoginsKeptInTheStoreAreKickedAfterARestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := badger.Open(badger.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutApp(ctx, store.App{ID: 1, AuthKey: "key-1"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, api := newKickRecorder(t)
+	kickers := map[int64]*xmppKicker{1: newXMPPKicker(XMPPKickConfig{URL: api.URL + "/api/", Host: "localhost"}, caddy.NewReplacer())}
+	var users []store.User
+	var sessions []store.Session
+	for i, login := range []string{"ann", "bea", "cat"} {
+		u := store.User{AppID: 1, Login: login, PasswordHash: "hash"}
+		if err := st.CreateUser(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+		s := store.Session{TokenHash: store.TokenHash{byte(i + 1)}, AppID: 1, UserID: u.ID,
+			ExpiresAt: time.Now().Add(time.Hour), MaxExpiresAt: time.Now().Add(time.Hour)}
+		if err := st.CreateSession(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+		users, sessions = append(users, u), append(sessions, s)
+	}
+	jid := func(u store.User) string { return fmt.Sprintf("%d-%d@localhost", u.ID, u.AppID) }
+
+	// Before the restart: ann and bea log in to chat with their tokens.
+	before := newChatStreams(st, zap.NewNop())
+	before.addKickers(kickers)
+	<-before.loaded
+	before.tokenLogin(sessions[0])
+	before.tokenLogin(sessions[1])
+	before.close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// While the node is down, ann logs out: nobody hears it.
+	if st, err = badger.Open(badger.Options{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.DeleteSession(ctx, sessions[0].TokenHash); err != nil {
+		t.Fatal(err)
+	}
+	after := newChatStreams(st, zap.NewNop())
+	defer after.close()
+	after.addKickers(kickers)
+	if got := rec.next(t); got != jid(users[0]) {
+		t.Fatalf("after the restart, kicked %s, want %s (ann logged out while the node was down)", got, jid(users[0]))
+	}
+	// bea's login was remembered across the restart; cat never chatted.
+	<-after.loaded
+	for _, s := range []store.Session{sessions[2], sessions[1]} {
+		if err := st.DeleteSession(ctx, s.TokenHash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.next(t); got != jid(users[1]) {
+		t.Fatalf("kicked %s, want %s (bea's chat session ended after the restart)", got, jid(users[1]))
+	}
+	// What was kicked is no longer kept.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		logins, err := st.ListChatLogins(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(logins) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the store still keeps %d chat logins of ended sessions", len(logins))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	osuser "os/user"
@@ -255,8 +256,9 @@ func runChatScript(t *testing.T, node, dir, script string, srv *server, chatURL 
 // on a real ejabberd with app 1's xmpp_kick pointing at ejabberd's HTTP API
 // (examples/xmpp/ejabberd.yml): a logout, a password change, deleting the
 // user and an operator's revoke each close the stream within a second,
-// and a session that never logged in to chat ends without closing it; see
-// e2e/sdk/chat-revocation.js.
+// and a session that never logged in to chat ends without closing it, and
+// a logout after Caddy crashed and restarted still closes a stream that
+// logged in before; see e2e/sdk/chat-revocation.js.
 func TestXMPPRevocationClosesOpenStreams(t *testing.T) {
 	t.Parallel()
 	node, ctl, dir := sdkChatPrerequisites(t)
@@ -284,10 +286,17 @@ func TestXMPPRevocationClosesOpenStreams(t *testing.T) {
 		}
 	})
 
+	// The script asks here for a crash and restart of Caddy mid-way.
+	restart := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := srv.Caddy.KillAndStart(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}))
+	t.Cleanup(restart.Close)
 	out := runChatScript(t, node, dir, "chat-revocation.js", srv, chatURL, ej,
-		fmt.Sprintf("ADMIN_URL=http://127.0.0.1:%d", srv.admin))
-	if n := strings.Count(out, "stream closed"); n != 5 {
-		t.Errorf("the script reported %d closed streams, want 5", n)
+		fmt.Sprintf("ADMIN_URL=http://127.0.0.1:%d", srv.admin), "RESTART_URL="+restart.URL)
+	if n := strings.Count(out, "stream closed"); n != 6 {
+		t.Errorf("the script reported %d closed streams, want 6", n)
 	}
 	logs := srv.Caddy.Logs()
 	if !strings.Contains(logs, "ended the user's XMPP streams") {

@@ -239,6 +239,9 @@ type Store interface {
 	// SigningKeys keep the assertion signing keys (signingkeys.go).
 	SigningKeys
 
+	// ChatLogins keep which sessions logged in to chat (chatlogins.go).
+	ChatLogins
+
 	// UserImports create users in bulk (userimport.go).
 	UserImports
 

@@ -7,7 +7,9 @@
 // session that never logged in to chat ends without touching the stream.
 //
 // Environment: see chat.js; besides,
-//   ADMIN_URL   Caddy's admin endpoint, e.g. http://127.0.0.1:2019
+//   ADMIN_URL    Caddy's admin endpoint, e.g. http://127.0.0.1:2019
+//   RESTART_URL  optional: a POST there kills Caddy and starts it again,
+//                answering 200 once it serves (the test's own endpoint)
 
 const http = require('node:http');
 const { assert, config, step, scenario } = require('./scenario');
@@ -61,11 +63,11 @@ async function stillOpen(sdk, what) {
   assert.equal(sdk.chat.isConnected, true, `${what}: the SDK says disconnected`);
 }
 
-// adminPost calls Caddy's admin endpoint as curl would: node:http, not
-// fetch, whose Sec-Fetch-Mode: cors Caddy refuses without an Origin.
-function adminPost(path) {
+// post sends an empty POST as curl would: node:http, not fetch, whose
+// Sec-Fetch-Mode: cors Caddy's admin endpoint refuses without an Origin.
+function post(url) {
   return new Promise((resolve, reject) => {
-    const req = http.request(adminURL + path, { method: 'POST' }, (res) => {
+    const req = http.request(url, { method: 'POST' }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => (body += chunk));
@@ -75,6 +77,8 @@ function adminPost(path) {
     req.end();
   });
 }
+
+const adminPost = (path) => post(adminURL + path);
 
 scenario('v6 chat streams end with their sessions (xmpp_kick)', async () => {
   const bob = await step('bob logs in and connects to chat; he stays connected throughout', async () => chatUser('kickbob'));
@@ -123,6 +127,15 @@ scenario('v6 chat streams end with their sessions (xmpp_kick)', async () => {
       assert.equal(status, 200, `end_sessions: ${status} ${body}`);
     });
   });
+
+  if (process.env.RESTART_URL) {
+    await step('after cubeauth crashes and restarts, a logout still closes a stream that logged in before', async () => {
+      const gina = await chatUser('kickgina');
+      const { status, body } = await post(process.env.RESTART_URL);
+      assert.equal(status, 200, `restart: ${status} ${body}`);
+      await closedBy(gina.sdk, 'logout after a restart', () => gina.sdk.destroySession());
+    });
+  }
 
   await step('bob was never disconnected', async () => {
     assert.equal(bob.sdk.chat.isConnected, true);

@@ -296,6 +296,19 @@ func (i *Instance) Restart(t testing.TB) {
 	}
 }
 
+// KillAndStart kills Caddy as a crash would, then starts it again with the
+// current config file and the same directories, and returns once it serves.
+// Unlike Restart it reports to its caller, so it may run off the test's
+// goroutine (in a handler the test serves, say).
+func (i *Instance) KillAndStart() error {
+	i.Kill()
+	if err := i.launchAndWait(); err != nil {
+		i.Kill()
+		return fmt.Errorf("testcaddy: start after kill: %w", err)
+	}
+	return nil
+}
+
 // Reload replaces the running config with caddyfile through the admin API
 // (POST /load, Content-Type text/caddyfile), as `caddy reload` does, and
 // rewrites the config file so that a later Restart uses it. It fails the test

@@ -23,6 +23,7 @@ import (
 //	ux/<app><field><value><user> query indexes (userquery.go), no value
 //	m/queryindex                 the version of the query indexes built
 //	k/                           assertion signing keys (signingkeys.go)
+//	c/                           chat logins of sessions (chatlogins.go)
 //	q/users, q/sessions          Badger sequences for user and session IDs
 const (
 	prefixApp          = "a/"

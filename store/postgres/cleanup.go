@@ -26,6 +26,9 @@ var cleanups = []struct{ what, sql string }{
 	{"limit counters", `DELETE FROM cubeauth_limit_counters WHERE (key, window_start) IN (
 		SELECT key, window_start FROM cubeauth_limit_counters WHERE expires_at <= now()
 		LIMIT $1 FOR UPDATE SKIP LOCKED)`},
+	{"chat logins", `DELETE FROM cubeauth_chat_logins WHERE token_hash IN (
+		SELECT token_hash FROM cubeauth_chat_logins WHERE expires_at <= now()
+		LIMIT $1 FOR UPDATE SKIP LOCKED)`},
 	{"events", `DELETE FROM cubeauth_events WHERE id IN (
 		SELECT id FROM cubeauth_events WHERE created_at < now() - $2 * interval '1 microsecond'
 		LIMIT $1 FOR UPDATE SKIP LOCKED)`},

@@ -56,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("limit counters", func(t *testing.T) { testLimitCounters(t, h) })
 	t.Run("identities", func(t *testing.T) { testIdentities(t, h) })
 	t.Run("signing keys", func(t *testing.T) { testSigningKeys(t, h) })
+	t.Run("chat logins", func(t *testing.T) { testChatLogins(t, h) })
 	t.Run("user imports", func(t *testing.T) { testUserImports(t, h) })
 	t.Run("events", func(t *testing.T) { testEvents(t, h) })
 	t.Run("lifecycle", func(t *testing.T) { testLifecycle(t, h) })
