@@ -55,6 +55,9 @@ func (h *Handler) endpointFor(r *http.Request) *endpoint {
 }
 
 func (h *Handler) serveEndpoint(w http.ResponseWriter, r *http.Request, ep *endpoint) {
+	// Whatever the endpoint read, the rest of the body (and its trailers)
+	// comes in before the answer is complete.
+	defer awaitTrailers(r)
 	h.setCORS(w.Header(), r)
 	if r.Method == http.MethodOptions {
 		h.answerPreflight(w)

@@ -42,8 +42,9 @@ func (ih *identityHeaders) guardTrailers(r *http.Request) error {
 	return nil
 }
 
-// awaitTrailers reads and drops up to maxBodyBytes of the body of a
-// request that declared trailers, before cubeauth answers it itself. Over
+// awaitTrailers reads and drops up to maxBodyBytes of what is left of the
+// body of a request that declared trailers, before cubeauth's own answer
+// (a refusal, or an endpoint's) is complete. Over
 // HTTP/2 the client sends the trailers after its body; answered first, the
 // server closes the stream, takes the late trailers for a protocol error,
 // and its GOAWAY fails the client's other requests on that connection. A
