@@ -76,6 +76,32 @@ func (j *jwks) fetch() error {
 	return nil
 }
 
+// usedJTIs remembers the jti of every bound assertion accepted, until it
+// expires, so that a bound assertion is good once. (Several replicas of a
+// backend would share this, in Redis say, with SET NX and the expiry.)
+type usedJTIs struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// first reports whether jti is new, and remembers it until exp.
+func (u *usedJTIs) first(jti string, exp time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.until) > 1024 {
+		for k, t := range u.until {
+			if time.Now().After(t) {
+				delete(u.until, k)
+			}
+		}
+	}
+	if _, ok := u.until[jti]; ok {
+		return false
+	}
+	u.until[jti] = exp
+	return true
+}
+
 // claims are cubeauth's assertion claims.
 type claims struct {
 	jwt.RegisteredClaims
@@ -89,6 +115,7 @@ type claims struct {
 
 func main() {
 	keys := &jwks{url: os.Getenv("JWKS_URL")}
+	used := &usedJTIs{until: map[string]time.Time{}}
 	audience := os.Getenv("AUDIENCE")
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer("cubeauth"),
 		jwt.WithAudience(audience), jwt.WithExpirationRequired(), jwt.WithIssuedAt())
@@ -98,9 +125,12 @@ func main() {
 			kid, _ := t.Header["kid"].(string)
 			return keys.key(kid)
 		})
-		// A bound assertion is good for its own request only.
+		// A bound assertion is good for its own request only, and once.
 		if err == nil && c.Path != "" && (c.Method != r.Method || c.Path != r.URL.EscapedPath()) {
 			err = errors.New("assertion is bound to another request")
+		}
+		if err == nil && c.ID != "" && !used.first(c.ID, c.ExpiresAt.Time) {
+			err = errors.New("assertion replayed")
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {

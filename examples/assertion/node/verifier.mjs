@@ -10,16 +10,32 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 const jwks = createRemoteJWKSet(new URL(process.env.JWKS_URL), { cooldownDuration: 5000 });
 const audience = process.env.AUDIENCE;
 
+// The jti of every bound assertion accepted, until it expires, so that a
+// bound assertion is good once. (Several replicas of a backend would share
+// this, in Redis say, with SET NX and the expiry.)
+const usedJTIs = new Map();
+function firstUse(jti, exp) {
+  if (usedJTIs.size > 1024) {
+    for (const [k, until] of usedJTIs) if (until < Date.now()) usedJTIs.delete(k);
+  }
+  if (usedJTIs.has(jti)) return false;
+  usedJTIs.set(jti, exp * 1000);
+  return true;
+}
+
 http.createServer(async (req, res) => {
   res.setHeader('Content-Type', 'application/json');
   try {
     const { payload: c } = await jwtVerify(req.headers['x-cube-assertion'] ?? '', jwks, {
       algorithms: ['ES256'], issuer: 'cubeauth', audience, requiredClaims: ['exp'],
     });
-    // A bound assertion is good for its own request only.
+    // A bound assertion is good for its own request only, and once.
     const path = req.url.split('?')[0];
     if (c.path !== undefined && (c.method !== req.method || c.path !== path)) {
       throw new Error('assertion is bound to another request');
+    }
+    if (c.jti !== undefined && !firstUse(c.jti, c.exp)) {
+      throw new Error('assertion replayed');
     }
     res.end(JSON.stringify({ verified_by: 'node', sub: c.sub, app_id: c.app_id, login: c.login, session_type: c.session_type, sid: c.sid }));
   } catch (err) {

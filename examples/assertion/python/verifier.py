@@ -9,12 +9,31 @@ picked up).
 """
 import json
 import os
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 
 jwks = jwt.PyJWKClient(os.environ["JWKS_URL"], cache_keys=True)
 audience = os.environ["AUDIENCE"]
+
+# The jti of every bound assertion accepted, until it expires, so that a
+# bound assertion is good once. (Several replicas of a backend would share
+# this, in Redis say, with SET NX and the expiry.)
+used_jtis = {}
+used_lock = threading.Lock()
+
+
+def first_use(jti, exp):
+    with used_lock:
+        if len(used_jtis) > 1024:
+            for k in [k for k, until in used_jtis.items() if until < time.time()]:
+                del used_jtis[k]
+        if jti in used_jtis:
+            return False
+        used_jtis[jti] = exp
+        return True
 
 
 class Verifier(BaseHTTPRequestHandler):
@@ -24,10 +43,12 @@ class Verifier(BaseHTTPRequestHandler):
             key = jwks.get_signing_key_from_jwt(token).key
             c = jwt.decode(token, key, algorithms=["ES256"], issuer="cubeauth",
                            audience=audience, options={"require": ["exp", "iat", "iss", "aud"]})
-            # A bound assertion is good for its own request only.
+            # A bound assertion is good for its own request only, and once.
             path = self.path.split("?", 1)[0]
             if "path" in c and (c.get("method") != self.command or c["path"] != path):
                 raise jwt.InvalidTokenError("assertion is bound to another request")
+            if "jti" in c and not first_use(c["jti"], c["exp"]):
+                raise jwt.InvalidTokenError("assertion replayed")
             status, body = 200, {"verified_by": "python", "sub": c.get("sub"), "app_id": c["app_id"],
                                  "login": c.get("login"), "session_type": c["session_type"], "sid": c["sid"]}
         except (jwt.PyJWTError, jwt.PyJWKClientError) as err:
