@@ -389,6 +389,42 @@ func TestFleetWrongPasswordsSpreadOverThreeNodesAreBlockedAfterOneNodesBudget(t 
 	}
 }
 
+// TestFleetNodesLimitOnTheirOwnWhileTheSharedCountersFail takes the shared
+// counters' table away from a running fleet (as a lost privilege or a
+// botched migration would), in real PostgreSQL, while users and sessions
+// keep answering: each node then blocks wrong passwords after its own
+// budget, never no limit, and says so once; with the table back, the
+// counters answer again.
+func TestFleetNodesLimitOnTheirOwnWhileTheSharedCountersFail(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 2)
+	c := f.clients(t)
+	login := "fallback" + uniqueSuffix(t)
+	devLogin(t, c[0], login, "supersecret1")
+	testpg.Exec(t, f.dsn, `ALTER TABLE cubeauth_limit_counters RENAME TO cubeauth_limit_counters_gone`)
+	for i := range c {
+		wrongPasswords(t, c[i:i+1], login, failureBudget)
+		wantThrottled(t, c[i:i+1], login, "supersecret1")
+	}
+	const down = "shared abuse-limit counters unavailable"
+	for i, n := range f.nodes {
+		if got := strings.Count(n.Caddy.Logs(), down); got != 1 {
+			t.Fatalf("node %d logged %q %d times, want once:\n%s", i, down, got, n.Caddy.Logs())
+		}
+	}
+	testpg.Exec(t, f.dsn, `ALTER TABLE cubeauth_limit_counters_gone RENAME TO cubeauth_limit_counters`)
+	// Each node asks the counters again 5 s after they failed.
+	const up = "shared abuse-limit counters answer again"
+	other := "fallback2" + uniqueSuffix(t)
+	devLogin(t, c[0], other, "supersecret1")
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(f.nodes[0].Caddy.Logs(), up); time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 0 never logged %q:\n%s", up, f.nodes[0].Caddy.Logs())
+		}
+		wrongPasswords(t, c[:1], other, 1)
+	}
+}
+
 func TestWrongPasswordsBeforeARestartStillCountOnOneBadgerNode(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
