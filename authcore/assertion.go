@@ -28,6 +28,10 @@ type AssertionOptions struct {
 	// CacheSize bounds the cached unbound assertions (one per session).
 	// Default: 100000.
 	CacheSize int
+	// KeyEncryptionKey (32 bytes, from DeriveKeyEncryptionKey) seals the
+	// private keys this signer stores, and opens sealed ones. Nil: new keys
+	// are stored in clear, and sealed ones cannot sign.
+	KeyEncryptionKey []byte
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -172,7 +176,7 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 		// for the last assertions it signed to expire.
 		period := int64(a.opts.RotateEvery / time.Second)
 		expires := time.Unix((want+2)*period, 0).Add(a.opts.TTL)
-		sk, err := newSigningKey(a.opts.Alg, want, now, expires)
+		sk, err := newSigningKey(a.opts.Alg, want, now, expires, a.opts.KeyEncryptionKey)
 		if err != nil {
 			return err
 		}
@@ -185,13 +189,18 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 	}
 	var current *assertionSigner
 	for _, k := range keys {
-		s, err := parseSigningKey(k)
+		s, err := parseSigningKey(k, a.opts.KeyEncryptionKey)
 		if err != nil {
 			return err
 		}
 		if s.alg == a.opts.Alg && (current == nil || s.slot > current.slot) {
 			current = s
 		}
+	}
+	if current != nil && current.key == nil {
+		// Fail closed: a node with the wrong (or no) key_encryption_key
+		// must not sign with a key of its own while the fleet's is sealed.
+		return fmt.Errorf("%w: signing key %s: %w", ErrUnavailable, current.kid, current.sealed)
 	}
 	b, err := publicJWKS(keys)
 	if err != nil {
@@ -212,7 +221,7 @@ type jwkSet struct {
 func publicJWKS(keys []store.SigningKey) ([]byte, error) {
 	set := jwkSet{Keys: []map[string]string{}}
 	for _, k := range keys {
-		s, err := parseSigningKey(k)
+		s, err := parseSigningKey(k, nil) // public halves only
 		if err != nil {
 			return nil, err
 		}

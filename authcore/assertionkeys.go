@@ -30,15 +30,19 @@ type assertionSigner struct {
 	expiresAt time.Time
 	// header is the base64url JOSE header followed by '.'.
 	header string
+	// key is nil for a sealed key this signer cannot open (sealed says
+	// why): it is published, never used to sign.
 	key    crypto.Signer
+	sealed error
 	jwk    map[string]string
 }
 
 var b64url = base64.RawURLEncoding
 
-// newSigningKey makes a fresh key of alg for slot.
-func newSigningKey(alg string, slot int64, now, expiresAt time.Time) (store.SigningKey, error) {
-	var priv any
+// newSigningKey makes a fresh key of alg for slot, sealed with kek unless
+// kek is nil.
+func newSigningKey(alg string, slot int64, now, expiresAt time.Time, kek []byte) (store.SigningKey, error) {
+	var priv crypto.Signer
 	switch alg {
 	case AlgES256:
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -59,8 +63,17 @@ func newSigningKey(alg string, slot int64, now, expiresAt time.Time) (store.Sign
 	if err != nil {
 		return store.SigningKey{}, err
 	}
+	if kek != nil {
+		pub, err := x509.MarshalPKIXPublicKey(priv.Public())
+		if err != nil {
+			return store.SigningKey{}, err
+		}
+		if der, err = sealSigningKey(kek, alg, slot, pub, der); err != nil {
+			return store.SigningKey{}, err
+		}
+	}
 	sk := store.SigningKey{Alg: alg, Slot: slot, PrivateKey: der, CreatedAt: now.UTC(), ExpiresAt: expiresAt.UTC()}
-	s, err := parseSigningKey(sk)
+	s, err := parseSigningKey(sk, kek)
 	if err != nil {
 		return store.SigningKey{}, err
 	}
@@ -69,20 +82,42 @@ func newSigningKey(alg string, slot int64, now, expiresAt time.Time) (store.Sign
 }
 
 // parseSigningKey prepares a stored key. Its kid is the RFC 7638
-// thumbprint of the public key, so every node names a key alike.
-func parseSigningKey(sk store.SigningKey) (*assertionSigner, error) {
-	priv, err := x509.ParsePKCS8PrivateKey(sk.PrivateKey)
-	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
-	}
+// thumbprint of the public key, so every node names a key alike. A sealed
+// key's public half is read without kek; its private half only with the
+// kek it was sealed with (otherwise s.key is nil and s.sealed says why).
+func parseSigningKey(sk store.SigningKey, kek []byte) (*assertionSigner, error) {
 	s := &assertionSigner{alg: sk.Alg, slot: sk.Slot, expiresAt: sk.ExpiresAt}
+	var pub crypto.PublicKey
+	if isSealed(sk.PrivateKey) {
+		pubDER, _, err := sealedPublic(sk.PrivateKey)
+		if err != nil {
+			return nil, err
+		}
+		if pub, err = x509.ParsePKIXPublicKey(pubDER); err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
+		}
+		der, err := openSigningKey(kek, sk)
+		if err != nil {
+			s.sealed = err
+		} else if s.key, err = parsePrivate(sk, der); err != nil {
+			return nil, err
+		} else if k, ok := s.key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(pub) {
+			return nil, errors.New("signing key: the sealed key does not match its public half")
+		}
+	} else {
+		var err error
+		if s.key, err = parsePrivate(sk, sk.PrivateKey); err != nil {
+			return nil, err
+		}
+		pub = s.key.Public()
+	}
 	var thumb string
-	switch k := priv.(type) {
-	case *ecdsa.PrivateKey:
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
 		if sk.Alg != AlgES256 || k.Curve != elliptic.P256() {
 			return nil, errors.New("signing key: not a P-256 key for ES256")
 		}
-		pt, err := k.PublicKey.ECDH()
+		pt, err := k.ECDH()
 		if err != nil {
 			return nil, err
 		}
@@ -90,17 +125,15 @@ func parseSigningKey(sk store.SigningKey) (*assertionSigner, error) {
 		x, y := b64url.EncodeToString(raw[1:33]), b64url.EncodeToString(raw[33:])
 		s.jwk = map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y}
 		thumb = `{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`
-		s.key = k
-	case ed25519.PrivateKey:
+	case ed25519.PublicKey:
 		if sk.Alg != AlgEdDSA {
 			return nil, errors.New("signing key: not an Ed25519 key for EdDSA")
 		}
-		x := b64url.EncodeToString(k.Public().(ed25519.PublicKey))
+		x := b64url.EncodeToString(k)
 		s.jwk = map[string]string{"kty": "OKP", "crv": "Ed25519", "x": x}
 		thumb = `{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`
-		s.key = k
 	default:
-		return nil, fmt.Errorf("signing key: unsupported key type %T", priv)
+		return nil, fmt.Errorf("signing key: unsupported key type %T", pub)
 	}
 	sum := sha256.Sum256([]byte(thumb))
 	s.kid = b64url.EncodeToString(sum[:])
@@ -110,6 +143,21 @@ func parseSigningKey(sk store.SigningKey) (*assertionSigner, error) {
 	s.jwk["kid"], s.jwk["alg"], s.jwk["use"] = s.kid, s.alg, "sig"
 	s.header = b64url.EncodeToString([]byte(`{"alg":"`+s.alg+`","typ":"JWT","kid":"`+s.kid+`"}`)) + "."
 	return s, nil
+}
+
+// parsePrivate parses the PKCS #8 DER of sk's private key.
+func parsePrivate(sk store.SigningKey, der []byte) (crypto.Signer, error) {
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
+	}
+	switch k := priv.(type) {
+	case *ecdsa.PrivateKey:
+		return k, nil
+	case ed25519.PrivateKey:
+		return k, nil
+	}
+	return nil, fmt.Errorf("signing key: unsupported key type %T", priv)
 }
 
 // sign returns the compact JWS of the encoded claims.
@@ -131,6 +179,8 @@ func (s *assertionSigner) sign(claims []byte) (string, error) {
 		ss.FillBytes(sig[32:])
 	case ed25519.PrivateKey:
 		sig = ed25519.Sign(k, buf)
+	default:
+		return "", errSealedKey
 	}
 	buf = append(buf, '.')
 	return string(b64url.AppendEncode(buf, sig)), nil

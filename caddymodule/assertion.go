@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/textproto"
 	"sync"
@@ -41,6 +42,15 @@ type AssertionConfig struct {
 	// RotateEvery is how long a key signs before the next one; the
 	// previous one stays published for one more period. Default: 24h.
 	RotateEvery caddy.Duration `json:"rotate_every,omitempty"`
+	// KeyEncryptionKey seals the private keys in the store (AES-256-GCM
+	// with a key derived from it): at least 32 characters, best given as
+	// a placeholder ({env.X}, {file.path}) so the config never holds it.
+	// Every node of a fleet needs the same one. Default: none (keys are
+	// stored in clear, as protected as the store).
+	KeyEncryptionKey string `json:"key_encryption_key,omitempty"`
+
+	// kek is KeyEncryptionKey resolved and derived.
+	kek []byte
 }
 
 // jwksPath serves the assertion keys' public halves.
@@ -53,7 +63,7 @@ const assertionRefresh = 10 * time.Second
 func (c *AssertionConfig) options(cacheSize int) authcore.AssertionOptions {
 	return authcore.AssertionOptions{
 		Alg: c.Alg, Issuer: c.Issuer, TTL: time.Duration(c.TTL),
-		RotateEvery: time.Duration(c.RotateEvery), CacheSize: cacheSize,
+		RotateEvery: time.Duration(c.RotateEvery), CacheSize: cacheSize, KeyEncryptionKey: c.kek,
 	}
 }
 
@@ -69,6 +79,14 @@ func (h *Handler) provisionAssertion() error {
 	c.Header = textproto.CanonicalMIMEHeaderKey(c.Header)
 	if c.TTL < 0 || c.RotateEvery < 0 {
 		return errors.New("assertion durations must not be negative")
+	}
+	if c.KeyEncryptionKey != "" {
+		kek, err := authcore.DeriveKeyEncryptionKey(caddy.NewReplacer().ReplaceKnown(c.KeyEncryptionKey, ""))
+		if err != nil {
+			// The value is not shown: it is a secret, or a placeholder of one.
+			return fmt.Errorf("assertion: %w (after placeholders are resolved)", err)
+		}
+		c.kek = kek
 	}
 	return c.options(0).Validate()
 }
@@ -165,6 +183,7 @@ func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, _ string) er
 //		bind_request
 //		header <name>
 //		rotate_every <duration>
+//		key_encryption_key <secret>
 //	}]
 func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 	if d.NextArg() {
@@ -188,6 +207,8 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 			err = parseString(d, &c.Header)
 		case "rotate_every":
 			err = parseDuration(d, &c.RotateEvery)
+		case "key_encryption_key":
+			err = parseString(d, &c.KeyEncryptionKey)
 		default:
 			err = d.Errf("unknown assertion option %q", d.Val())
 		}

@@ -46,11 +46,21 @@ func TestTheAssertionReplacesAClientsCopyEvenOutsideThePrefix(t *testing.T) {
 }
 
 func TestAssertionOptionsAreChecked(t *testing.T) {
-	for _, c := range []AssertionConfig{{Alg: "HS256"}, {TTL: -1}, {TTL: 120e9, RotateEvery: 600e9}} {
+	t.Setenv("TEST_SHORT_KEK", strings.Repeat("k", 31))
+	for _, c := range []AssertionConfig{{Alg: "HS256"}, {TTL: -1}, {TTL: 120e9, RotateEvery: 600e9},
+		{KeyEncryptionKey: "{env.TEST_SHORT_KEK}"}, {KeyEncryptionKey: "{env.TEST_UNSET_KEK}"}} {
 		h := &Handler{HeaderPrefix: "X-Cube-", Assertion: &c}
-		if err := h.provisionAssertion(); err == nil {
+		err := h.provisionAssertion()
+		if err == nil {
 			t.Errorf("%+v was accepted", c)
+		} else if strings.Contains(err.Error(), strings.Repeat("k", 31)) {
+			t.Errorf("the error shows the secret: %v", err)
 		}
+	}
+	t.Setenv("TEST_KEK", strings.Repeat("k", 32))
+	sealed := &Handler{HeaderPrefix: "X-Cube-", Assertion: &AssertionConfig{KeyEncryptionKey: "{env.TEST_KEK}"}}
+	if err := sealed.provisionAssertion(); err != nil || len(sealed.Assertion.kek) != 32 {
+		t.Fatalf("a 32-character key_encryption_key: %v, %d-byte key", err, len(sealed.Assertion.kek))
 	}
 	h := &Handler{HeaderPrefix: "X-Cube-", Assertion: &AssertionConfig{}}
 	if err := h.provisionAssertion(); err != nil || h.Assertion.Header != "X-Cube-Assertion" {

@@ -259,7 +259,7 @@ func TestReadmeConfigExamplesAreValid(t *testing.T) {
 		cmd := exec.Command(bin, args...)
 		home := t.TempDir()
 		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home,
-			"APP1_SECRET=some-secret", "SMTP_PASSWORD=some-password", "DATABASE_URL=postgres://cubeauth@127.0.0.1:1/cubeauth")
+			"APP1_SECRET=some-secret", "SMTP_PASSWORD=some-password", "ASSERTION_KEK=a key encryption key of 32+ characters", "DATABASE_URL=postgres://cubeauth@127.0.0.1:1/cubeauth")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("caddy %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

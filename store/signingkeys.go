@@ -15,7 +15,8 @@ type SigningKey struct {
 	// Slot is the rotation period (Unix time / rotation interval) the key
 	// was made for; the current key is the live one with the highest slot.
 	Slot int64 `json:"slot"`
-	// PrivateKey is PKCS #8 DER. Never logged or served.
+	// PrivateKey is PKCS #8 DER, or that DER sealed by authcore when a
+	// key encryption key is configured. Never logged or served.
 	PrivateKey []byte    `json:"private_key"`
 	CreatedAt  time.Time `json:"created_at"`
 	// ExpiresAt ends the key's publication; drivers may drop it after.
