@@ -197,16 +197,17 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 			current = s
 		}
 	}
-	if current != nil && current.key == nil {
-		// Fail closed: a node with the wrong (or no) key_encryption_key
-		// must not sign with a key of its own while the fleet's is sealed.
-		return fmt.Errorf("%w: signing key %s: %w", ErrUnavailable, current.kid, current.sealed)
-	}
 	b, err := publicJWKS(keys)
 	if err != nil {
 		return err
 	}
 	a.jwks.Store(&b)
+	if current != nil && current.key == nil {
+		// Fail closed: a node with the wrong (or no) key_encryption_key
+		// must not sign with a key of its own while the fleet's is sealed.
+		// It still publishes the public keys.
+		return fmt.Errorf("%w: signing key %s: %w", ErrUnavailable, current.kid, current.sealed)
+	}
 	if current != nil {
 		a.current.Store(current)
 	}

@@ -68,6 +68,9 @@ func TestFleetNodesShareOneAssertionKeyAndItsRotation(t *testing.T) {
 	wrongKEK := "another key encryption key, 32+ characters"
 	start(wrong, wrongKEK)
 	newClient(t, wrong).do(http.MethodGet, whoamiPath, nil, "CB-Token", s.Token).want(t, http.StatusServiceUnavailable)
+	if kids := jwks(wrong); fmt.Sprint(kids) != fmt.Sprint(a) {
+		t.Fatalf("the node with the wrong key publishes %v, want the fleet's %v", kids, a)
+	}
 	if logs := wrong.Caddy.Logs(); !strings.Contains(logs, "sealed with another key_encryption_key") || strings.Contains(logs, kek) || strings.Contains(logs, wrongKEK) {
 		t.Fatalf("the node with the wrong key does not say why, or logs a key:\n%s", logs)
 	}
