@@ -18,9 +18,10 @@ const assertionPadBytes = 377
 
 // assertionPhase settles whether the unbound assertion costs B1 more than
 // 5% of its throughput: many short rounds of B1, B1a, B1p (B1 carrying a
-// header as large as the assertion, on both hops) and B1 once more (an
-// A/A control, whose spread is the machine's noise), each compared with
-// the B1 of its own round, with a bootstrap interval around each median.
+// header as large as the assertion, on both hops), B1 once more (an A/A
+// control, whose spread is the machine's noise) and B1b (bound), each
+// compared with the B1 of its own round, with a bootstrap interval around
+// each median.
 func (b *bench) assertionPhase(c *caddyProc, token string) error {
 	log.Printf("assertion phase")
 	b.printf("## Signed assertion, paired with B1\n\n")
@@ -33,6 +34,7 @@ func (b *bench) assertionPhase(c *caddyProc, token string) error {
 		{name: "B1p", what: fmt.Sprintf("B1, the client sending a %d-byte header, forwarded (carrying it on both hops)", assertionPadBytes),
 			run: b.throughputRun(c.url(c.ports.b1, path), getScript(token)+pad), wantStatus: 200, token: token},
 		{name: "B1′", what: "B1 again (A/A control: the noise)", run: b.throughputRun(c.url(c.ports.b1, path), getScript(token)), wantStatus: 200, token: token},
+		{name: "B1b", what: "cubeauth with `assertion { bind_request }` (ES256 per request)", run: b.throughputRun(c.url(c.ports.b1b, path), getScript(token)), wantStatus: 200, token: token},
 	}
 	results, cmdlines, err := b.sideBySide(c, scenarios)
 	if err != nil {
