@@ -28,10 +28,11 @@ type AssertionOptions struct {
 	// CacheSize bounds the cached unbound assertions (one per session).
 	// Default: 100000.
 	CacheSize int
-	// KeyEncryptionKey (32 bytes, from DeriveKeyEncryptionKey) seals the
-	// private keys this signer stores, and opens sealed ones. Nil: new keys
-	// are stored in clear, and sealed ones cannot sign.
-	KeyEncryptionKey []byte
+	// KeyEncryptionKeys (32 bytes each, from DeriveKeyEncryptionKey): the
+	// first seals the private keys this signer stores, and each opens
+	// sealed ones, so that a new one can be rolled out beside the previous.
+	// None: new keys are stored in clear, and sealed ones cannot sign.
+	KeyEncryptionKeys [][]byte
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -161,22 +162,22 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 	if err != nil {
 		return storeErr(err, ErrUnavailable)
 	}
+	current, err := a.newest(keys)
+	if err != nil {
+		return err
+	}
 	want := a.slot(now)
-	newest := int64(-1)
-	for _, k := range keys {
-		if k.Alg == a.opts.Alg {
-			newest = max(newest, k.Slot)
-		}
+	if rotate && current != nil {
+		want = max(want, current.slot+1)
 	}
-	if rotate {
-		want = max(want, newest+1)
-	}
-	if newest < want {
+	// A node that cannot open the newest key (another key_encryption_key,
+	// or none) makes no key of its own: the fleet keeps the keys it sealed.
+	if (current == nil || current.slot < want) && (current == nil || current.key != nil) {
 		// Published for this period and the next, and long enough after
 		// for the last assertions it signed to expire.
 		period := int64(a.opts.RotateEvery / time.Second)
 		expires := time.Unix((want+2)*period, 0).Add(a.opts.TTL)
-		sk, err := newSigningKey(a.opts.Alg, want, now, expires, a.opts.KeyEncryptionKey)
+		sk, err := newSigningKey(a.opts.Alg, want, now, expires, a.sealingKey())
 		if err != nil {
 			return err
 		}
@@ -186,15 +187,8 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 		if keys, err = a.store.ListSigningKeys(ctx); err != nil {
 			return storeErr(err, ErrUnavailable)
 		}
-	}
-	var current *assertionSigner
-	for _, k := range keys {
-		s, err := parseSigningKey(k, a.opts.KeyEncryptionKey)
-		if err != nil {
+		if current, err = a.newest(keys); err != nil {
 			return err
-		}
-		if s.alg == a.opts.Alg && (current == nil || s.slot > current.slot) {
-			current = s
 		}
 	}
 	b, err := publicJWKS(keys)
@@ -203,15 +197,39 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 	}
 	a.jwks.Store(&b)
 	if current != nil && current.key == nil {
-		// Fail closed: a node with the wrong (or no) key_encryption_key
-		// must not sign with a key of its own while the fleet's is sealed.
-		// It still publishes the public keys.
+		// It still publishes the keys, and goes on signing with an older
+		// key it opened while that one is published; never with its own.
 		return fmt.Errorf("%w: signing key %s: %w", ErrUnavailable, current.kid, current.sealed)
 	}
 	if current != nil {
 		a.current.Store(current)
 	}
 	return nil
+}
+
+// newest is the key of the signer's algorithm with the highest slot, or
+// nil when there is none.
+func (a *Assertions) newest(keys []store.SigningKey) (*assertionSigner, error) {
+	var current *assertionSigner
+	for _, k := range keys {
+		if k.Alg != a.opts.Alg || (current != nil && k.Slot <= current.slot) {
+			continue
+		}
+		s, err := parseSigningKey(k, a.opts.KeyEncryptionKeys)
+		if err != nil {
+			return nil, err
+		}
+		current = s
+	}
+	return current, nil
+}
+
+// sealingKey is the key encryption key new keys are sealed with, or nil.
+func (a *Assertions) sealingKey() []byte {
+	if len(a.opts.KeyEncryptionKeys) == 0 {
+		return nil
+	}
+	return a.opts.KeyEncryptionKeys[0]
 }
 
 type jwkSet struct {

@@ -73,7 +73,11 @@ func newSigningKey(alg string, slot int64, now, expiresAt time.Time, kek []byte)
 		}
 	}
 	sk := store.SigningKey{Alg: alg, Slot: slot, PrivateKey: der, CreatedAt: now.UTC(), ExpiresAt: expiresAt.UTC()}
-	s, err := parseSigningKey(sk, kek)
+	var keks [][]byte
+	if kek != nil {
+		keks = [][]byte{kek}
+	}
+	s, err := parseSigningKey(sk, keks)
 	if err != nil {
 		return store.SigningKey{}, err
 	}
@@ -83,20 +87,21 @@ func newSigningKey(alg string, slot int64, now, expiresAt time.Time, kek []byte)
 
 // parseSigningKey prepares a stored key. Its kid is the RFC 7638
 // thumbprint of the public key, so every node names a key alike. A sealed
-// key's public half is read without kek; its private half only with the
-// kek it was sealed with (otherwise s.key is nil and s.sealed says why).
-func parseSigningKey(sk store.SigningKey, kek []byte) (*assertionSigner, error) {
+// key's public half is read without keks; its private half only with the
+// kek it was sealed with among keks (otherwise s.key is nil and s.sealed
+// says why).
+func parseSigningKey(sk store.SigningKey, keks [][]byte) (*assertionSigner, error) {
 	s := &assertionSigner{alg: sk.Alg, slot: sk.Slot, expiresAt: sk.ExpiresAt}
 	var pub crypto.PublicKey
 	if isSealed(sk.PrivateKey) {
 		pubDER, _, err := sealedPublic(sk.PrivateKey)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
 		}
 		if pub, err = x509.ParsePKIXPublicKey(pubDER); err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
 		}
-		der, err := openSigningKey(kek, sk)
+		der, err := openSigningKey(keks, sk)
 		if err != nil {
 			s.sealed = err
 		} else if s.key, err = parsePrivate(sk, der); err != nil {

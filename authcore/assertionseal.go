@@ -79,31 +79,31 @@ func sealSigningKey(kek []byte, alg string, slot int64, pub, der []byte) ([]byte
 func sealedPublic(b []byte) (pub, rest []byte, err error) {
 	b = b[len(sealedKeyMagic):]
 	if len(b) < 2 || len(b) < 2+int(binary.BigEndian.Uint16(b)) {
-		return nil, nil, errors.New("signing key: malformed sealed key")
+		return nil, nil, errors.New("malformed sealed key")
 	}
 	n := int(binary.BigEndian.Uint16(b))
 	return b[2 : 2+n], b[2+n:], nil
 }
 
-// openSigningKey returns the PKCS #8 DER of the sealed key sk.
-func openSigningKey(kek []byte, sk store.SigningKey) ([]byte, error) {
+// openSigningKey returns the PKCS #8 DER of the sealed key sk, opened
+// with whichever of keks sealed it.
+func openSigningKey(keks [][]byte, sk store.SigningKey) ([]byte, error) {
 	pub, rest, err := sealedPublic(sk.PrivateKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
 	}
-	if kek == nil {
-		return nil, errSealedKey
+	for _, kek := range keks {
+		aead, err := keyAEAD(kek)
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) < aead.NonceSize() {
+			return nil, fmt.Errorf("signing key %s: malformed sealed key", sk.ID)
+		}
+		der, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], sealAAD(sk.Alg, sk.Slot, pub))
+		if err == nil {
+			return der, nil
+		}
 	}
-	aead, err := keyAEAD(kek)
-	if err != nil {
-		return nil, err
-	}
-	if len(rest) < aead.NonceSize() {
-		return nil, errors.New("signing key: malformed sealed key")
-	}
-	der, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], sealAAD(sk.Alg, sk.Slot, pub))
-	if err != nil {
-		return nil, errSealedKey
-	}
-	return der, nil
+	return nil, errSealedKey
 }

@@ -33,8 +33,9 @@ func TestSealedSigningKeysSignOnlyWithTheirKeyEncryptionKeyAndPublishWithout(t *
 			t.Cleanup(func() { _ = bs.Close() })
 			ctx := t.Context()
 			kek, other := mustKEK(t, strings.Repeat("a", 32)), mustKEK(t, strings.Repeat("b", 32))
-			node := func(kek []byte) *Assertions {
-				return NewAssertions(bs, AssertionOptions{Alg: alg, RotateEvery: time.Hour, KeyEncryptionKey: kek})
+			clk := &clock{now: time.Now()}
+			node := func(keks ...[]byte) *Assertions {
+				return NewAssertions(bs, AssertionOptions{Alg: alg, RotateEvery: time.Hour, KeyEncryptionKeys: keks, Now: clk.Now})
 			}
 			id := Identity{AppID: 1, UserID: 42, Login: "alice", SessionID: 7, TokenHash: HashToken("t")}
 
@@ -58,7 +59,7 @@ func TestSealedSigningKeysSignOnlyWithTheirKeyEncryptionKeyAndPublishWithout(t *
 			if _, err := x509.ParsePKCS8PrivateKey(stored); err == nil {
 				t.Fatal("the stored private key parses as PKCS #8: it is in clear")
 			}
-			der, err := openSigningKey(kek, keys[0])
+			der, err := openSigningKey([][]byte{kek}, keys[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,21 +68,46 @@ func TestSealedSigningKeysSignOnlyWithTheirKeyEncryptionKeyAndPublishWithout(t *
 			}
 			moved := keys[0]
 			moved.Slot++
-			if _, err := openSigningKey(kek, moved); !errors.Is(err, errSealedKey) {
+			if _, err := openSigningKey([][]byte{kek}, moved); !errors.Is(err, errSealedKey) {
 				t.Fatalf("a sealed key moved to another slot opened: %v", err)
 			}
-
-			// A node with no key, or another one, refuses to sign (and so
-			// to forward) rather than sign with a key of its own.
-			for name, k := range map[string][]byte{"no key": nil, "another key": other} {
-				if _, err := node(k).Assertion(ctx, id, "api.test"); !errors.Is(err, errSealedKey) {
-					t.Fatalf("%s: Assertion = %v, want errSealedKey", name, err)
+			for _, cut := range []int{len(sealedKeyMagic), len(sealedKeyMagic) + 1, len(sealedKeyMagic) + 40, len(stored) - 1} {
+				broken := keys[0]
+				broken.PrivateKey = stored[:cut]
+				if _, err := parseSigningKey(broken, [][]byte{kek}); err == nil {
+					if _, err := openSigningKey([][]byte{kek}, broken); err == nil {
+						t.Fatalf("a sealed key cut at %d opened", cut)
+					}
 				}
 			}
 
-			// Changing the key: rotate with the new one, and the new key
-			// signs while the old one stays published.
-			changed := node(other)
+			// A node with no key, or another one, signs nothing, and makes
+			// no key of its own: not on rotation, not in the next period.
+			for name, k := range map[string][]byte{"no key": nil, "another key": other} {
+				var n *Assertions
+				if k == nil {
+					n = node()
+				} else {
+					n = node(k)
+				}
+				if _, err := n.Assertion(ctx, id, "api.test"); !errors.Is(err, errSealedKey) || !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("%s: Assertion = %v, want unavailable: sealed", name, err)
+				}
+				if err := n.Rotate(ctx); !errors.Is(err, errSealedKey) {
+					t.Fatalf("%s: Rotate = %v, want sealed", name, err)
+				}
+			}
+			clk.Advance(time.Hour)
+			if _, err := node(other).Assertion(ctx, id, "api.test"); !errors.Is(err, errSealedKey) {
+				t.Fatalf("another key, next period: Assertion = %v, want sealed", err)
+			}
+			if keys, _ := bs.ListSigningKeys(ctx); len(keys) != 1 {
+				t.Fatalf("%d keys after nodes with the wrong key tried, want the fleet's one", len(keys))
+			}
+
+			// Changing the key: the new one first, the previous beside it;
+			// new keys are sealed with the new one, old ones still open.
+			changed := node(other, kek)
 			if err := changed.Rotate(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -95,6 +121,9 @@ func TestSealedSigningKeysSignOnlyWithTheirKeyEncryptionKeyAndPublishWithout(t *
 			}
 			verifyJWT(t, jwks, fresh[0])
 			verifyJWT(t, jwks, jwt[0])
+			if _, err := node(other).Assertion(ctx, id, "api.test"); err != nil {
+				t.Fatalf("the new key alone, after the rotation: %v", err)
+			}
 		})
 	}
 }
@@ -106,7 +135,7 @@ func TestKeysStoredInClearStillSignOnceAKeyEncryptionKeyIsSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealing := NewAssertions(bs, AssertionOptions{Alg: AlgES256, RotateEvery: time.Hour, KeyEncryptionKey: mustKEK(t, strings.Repeat("a", 32))})
+	sealing := NewAssertions(bs, AssertionOptions{Alg: AlgES256, RotateEvery: time.Hour, KeyEncryptionKeys: [][]byte{mustKEK(t, strings.Repeat("a", 32))}})
 	after, err := sealing.Assertion(t.Context(), id, "api.test")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,15 +43,17 @@ type AssertionConfig struct {
 	// RotateEvery is how long a key signs before the next one; the
 	// previous one stays published for one more period. Default: 24h.
 	RotateEvery caddy.Duration `json:"rotate_every,omitempty"`
-	// KeyEncryptionKey seals the private keys in the store (AES-256-GCM
-	// with a key derived from it): at least 32 characters, best given as
-	// a placeholder ({env.X}, {file.path}) so the config never holds it.
-	// Every node of a fleet needs the same one. Default: none (keys are
-	// stored in clear, as protected as the store).
-	KeyEncryptionKey string `json:"key_encryption_key,omitempty"`
+	// KeyEncryptionKeys seal the private keys in the store (AES-256-GCM
+	// with a key derived from the first), and open keys sealed with any:
+	// the first is the current secret, the others previous ones kept while
+	// keys sealed with them are published. Each at least 32 characters,
+	// best given as a placeholder ({env.X}, {file.path}) so the config
+	// never holds it. Every node of a fleet needs the same first one.
+	// Default: none (keys are stored in clear, as protected as the store).
+	KeyEncryptionKeys []string `json:"key_encryption_keys,omitempty"`
 
-	// kek is KeyEncryptionKey resolved and derived.
-	kek []byte
+	// keks are KeyEncryptionKeys resolved and derived.
+	keks [][]byte
 }
 
 // jwksPath serves the assertion keys' public halves.
@@ -63,7 +66,7 @@ const assertionRefresh = 10 * time.Second
 func (c *AssertionConfig) options(cacheSize int) authcore.AssertionOptions {
 	return authcore.AssertionOptions{
 		Alg: c.Alg, Issuer: c.Issuer, TTL: time.Duration(c.TTL),
-		RotateEvery: time.Duration(c.RotateEvery), CacheSize: cacheSize, KeyEncryptionKey: c.kek,
+		RotateEvery: time.Duration(c.RotateEvery), CacheSize: cacheSize, KeyEncryptionKeys: c.keks,
 	}
 }
 
@@ -80,13 +83,19 @@ func (h *Handler) provisionAssertion() error {
 	if c.TTL < 0 || c.RotateEvery < 0 {
 		return errors.New("assertion durations must not be negative")
 	}
-	if c.KeyEncryptionKey != "" {
-		kek, err := authcore.DeriveKeyEncryptionKey(caddy.NewReplacer().ReplaceKnown(c.KeyEncryptionKey, ""))
-		if err != nil {
+	repl := caddy.NewReplacer()
+	c.keks = nil
+	for _, raw := range c.KeyEncryptionKeys {
+		secret := repl.ReplaceKnown(raw, "")
+		if secret == raw && strings.HasPrefix(raw, "{") && strings.HasSuffix(raw, "}") {
 			// The value is not shown: it is a secret, or a placeholder of one.
+			return errors.New("assertion: a key_encryption_key placeholder was not resolved")
+		}
+		kek, err := authcore.DeriveKeyEncryptionKey(secret)
+		if err != nil {
 			return fmt.Errorf("assertion: %w (after placeholders are resolved)", err)
 		}
-		c.kek = kek
+		c.keks = append(c.keks, kek)
 	}
 	return c.options(0).Validate()
 }
@@ -183,7 +192,7 @@ func (h *Handler) serveJWKS(w http.ResponseWriter, r *http.Request, _ string) er
 //		bind_request
 //		header <name>
 //		rotate_every <duration>
-//		key_encryption_key <secret>
+//		key_encryption_key <secret> [<previous secret>...]
 //	}]
 func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 	if d.NextArg() {
@@ -208,7 +217,10 @@ func parseAssertion(d *caddyfile.Dispenser) (*AssertionConfig, error) {
 		case "rotate_every":
 			err = parseDuration(d, &c.RotateEvery)
 		case "key_encryption_key":
-			err = parseString(d, &c.KeyEncryptionKey)
+			c.KeyEncryptionKeys = d.RemainingArgs()
+			if len(c.KeyEncryptionKeys) == 0 {
+				err = d.ArgErr()
+			}
 		default:
 			err = d.Errf("unknown assertion option %q", d.Val())
 		}

@@ -48,7 +48,8 @@ func TestTheAssertionReplacesAClientsCopyEvenOutsideThePrefix(t *testing.T) {
 func TestAssertionOptionsAreChecked(t *testing.T) {
 	t.Setenv("TEST_SHORT_KEK", strings.Repeat("k", 31))
 	for _, c := range []AssertionConfig{{Alg: "HS256"}, {TTL: -1}, {TTL: 120e9, RotateEvery: 600e9},
-		{KeyEncryptionKey: "{env.TEST_SHORT_KEK}"}, {KeyEncryptionKey: "{env.TEST_UNSET_KEK}"}} {
+		{KeyEncryptionKeys: []string{"{env.TEST_SHORT_KEK}"}}, {KeyEncryptionKeys: []string{"{env.TEST_UNSET_KEK}"}},
+		{KeyEncryptionKeys: []string{"{file.misspelled/placeholder-of-32-characters}"}}} {
 		h := &Handler{HeaderPrefix: "X-Cube-", Assertion: &c}
 		err := h.provisionAssertion()
 		if err == nil {
@@ -58,9 +59,9 @@ func TestAssertionOptionsAreChecked(t *testing.T) {
 		}
 	}
 	t.Setenv("TEST_KEK", strings.Repeat("k", 32))
-	sealed := &Handler{HeaderPrefix: "X-Cube-", Assertion: &AssertionConfig{KeyEncryptionKey: "{env.TEST_KEK}"}}
-	if err := sealed.provisionAssertion(); err != nil || len(sealed.Assertion.kek) != 32 {
-		t.Fatalf("a 32-character key_encryption_key: %v, %d-byte key", err, len(sealed.Assertion.kek))
+	sealed := &Handler{HeaderPrefix: "X-Cube-", Assertion: &AssertionConfig{KeyEncryptionKeys: []string{"{env.TEST_KEK}", strings.Repeat("p", 32)}}}
+	if err := sealed.provisionAssertion(); err != nil || len(sealed.Assertion.keks) != 2 || len(sealed.Assertion.keks[0]) != 32 {
+		t.Fatalf("two key_encryption_keys: %v, %d keys", err, len(sealed.Assertion.keks))
 	}
 	h := &Handler{HeaderPrefix: "X-Cube-", Assertion: &AssertionConfig{}}
 	if err := h.provisionAssertion(); err != nil || h.Assertion.Header != "X-Cube-Assertion" {

@@ -96,7 +96,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			bind_request                # method, path and jti in every assertion
 //			header <name>               # default X-Cube-Assertion
 //			rotate_every <duration>     # default 24h
-//			key_encryption_key <secret> # seals the private keys in the store; {env.X}
+//			key_encryption_key <secret> [<previous>...]  # seals the private keys in the store; {env.X}
 //		}
 //		app <id> {
 //			name <label>
