@@ -61,6 +61,10 @@ type chatStreams struct {
 	// newest handler that declares an app decides.
 	kickers []*kickerSet
 
+	// storeLocks order the store writes of one token's chat login (by
+	// its first byte), so that a delete and a put of it never cross.
+	storeLocks [64]sync.Mutex
+
 	loadOnce sync.Once
 	// loaded is closed once the stored chat logins are in tokens.
 	loaded    chan struct{}
@@ -68,10 +72,12 @@ type chatStreams struct {
 	closeOnce sync.Once
 }
 
-// chatStoreTimeout bounds one store call for the chat logins;
-// chatLoadRetry is the wait before loading them again after a failure.
+// chatStoreTimeout bounds one store call for a chat login, chatLoadTimeout
+// the listing of them all; chatLoadRetry is the wait before loading them
+// again after a failure.
 const (
 	chatStoreTimeout = 5 * time.Second
+	chatLoadTimeout  = time.Minute
 	chatLoadRetry    = 10 * time.Second
 )
 
@@ -107,7 +113,22 @@ func (c *chatStreams) addKickers(k map[int64]*xmppKicker) (remove func()) {
 	c.mu.Lock()
 	c.kickers = append(c.kickers, set)
 	c.mu.Unlock()
-	c.loadOnce.Do(func() { go c.load() })
+	first := false
+	c.loadOnce.Do(func() {
+		first = true
+		go c.load()
+	})
+	if !first {
+		// Logins of these apps loaded before they had a kicker were left
+		// for now: their sessions may have ended while the node was down.
+		go func() {
+			select {
+			case <-c.loaded:
+				c.recheckApps(func(appID int64) bool { return k[appID] != nil })
+			case <-c.done:
+			}
+		}()
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -133,7 +154,7 @@ func (c *chatStreams) kickerOf(appID int64) *xmppKicker {
 // those whose session ended meanwhile. A failed load is tried again.
 func (c *chatStreams) load() {
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), chatLoadTimeout)
 		logins, err := c.st.ListChatLogins(ctx)
 		cancel()
 		if err == nil {
@@ -177,12 +198,23 @@ func (c *chatStreams) tokenLogin(sess store.Session) {
 	if known && old.user == u {
 		return // a reconnect: stored already
 	}
+	lock := &c.storeLocks[sess.TokenHash[0]&63]
+	lock.Lock()
+	defer lock.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
 	defer cancel()
 	err := c.st.PutChatLogin(ctx, store.ChatLogin{TokenHash: sess.TokenHash, AppID: u.appID, UserID: u.userID, ExpiresAt: sess.MaxExpiresAt})
 	if err != nil {
 		c.logger.Warn("could not keep a chat login in the store; a restart will forget it",
 			zap.Int64("app_id", u.appID), zap.Int64("user_id", u.userID), zap.Error(err))
+		return
+	}
+	// Ended while it was written: its delete may have run first.
+	c.mu.Lock()
+	_, still := c.tokens[sess.TokenHash]
+	c.mu.Unlock()
+	if !still {
+		_ = c.st.DeleteChatLogin(ctx, sess.TokenHash)
 	}
 }
 
@@ -194,14 +226,27 @@ func (c *chatStreams) dropStored(hashes ...store.TokenHash) {
 	}
 	go func() {
 		for _, h := range hashes {
-			ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
-			err := c.st.DeleteChatLogin(ctx, h)
-			cancel()
-			if err != nil {
-				c.logger.Warn("could not delete a chat login from the store; the next restart checks it again", zap.Error(err))
-			}
+			c.deleteStored(h)
 		}
 	}()
+}
+
+// deleteStored deletes the stored chat login of h unless h logged in again.
+func (c *chatStreams) deleteStored(h store.TokenHash) {
+	lock := &c.storeLocks[h[0]&63]
+	lock.Lock()
+	defer lock.Unlock()
+	c.mu.Lock()
+	_, again := c.tokens[h]
+	c.mu.Unlock()
+	if again {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
+	defer cancel()
+	if err := c.st.DeleteChatLogin(ctx, h); err != nil {
+		c.logger.Warn("could not delete a chat login from the store; the next restart checks it again", zap.Error(err))
+	}
 }
 
 // pruneLocked forgets the chat logins whose session has passed its
@@ -315,24 +360,34 @@ func (c *chatStreams) recheckPassword(u chatUser, digest [sha256.Size]byte) {
 
 // recheck ends the streams of the chat logins whose session the store no
 // longer has: revocations may have been missed.
-func (c *chatStreams) recheck() {
+func (c *chatStreams) recheck() { c.recheckApps(func(int64) bool { return true }) }
+
+// recheckApps is recheck for the logins of the apps in picks. (A session
+// that idled out is gone too: after a restart or missed events its
+// streams end like those of a logout.)
+func (c *chatStreams) recheckApps(picks func(appID int64) bool) {
 	c.mu.Lock()
 	logins := make(map[store.TokenHash]chatLogin, len(c.tokens))
 	for h, l := range c.tokens {
-		logins[h] = l
+		if picks(l.user.appID) {
+			logins[h] = l
+		}
 	}
 	passwords := make(map[chatUser][sha256.Size]byte, len(c.passwords))
 	for u, d := range c.passwords {
-		passwords[u] = d
+		if picks(u.appID) {
+			passwords[u] = d
+		}
 	}
 	c.mu.Unlock()
 	for h, l := range logins {
 		sess, err := c.st.GetSession(context.Background(), h)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && sess.UserID != l.user.userID) {
 			c.mu.Lock()
-			// A login of an app whose handler has not started yet waits
-			// for the session's next event.
-			if _, ok := c.tokens[h]; ok && c.kickerOf(l.user.appID) != nil {
+			// Only the login looked at: the token may have logged in again
+			// meanwhile. An app whose handler has not started yet is
+			// rechecked when it starts (addKickers).
+			if cur, ok := c.tokens[h]; ok && cur == l && c.kickerOf(l.user.appID) != nil {
 				delete(c.tokens, h)
 				c.dropStored(h)
 				c.kickLocked(l.user, "session ended")

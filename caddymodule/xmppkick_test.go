@@ -210,19 +210,26 @@ func TestChatLoginsKeptInTheStoreAreKickedAfterARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutApp(ctx, store.App{ID: 1, AuthKey: "key-1"}); err != nil {
-		t.Fatal(err)
+	for _, id := range []int64{1, 2} {
+		if err := st.PutApp(ctx, store.App{ID: id, AuthKey: fmt.Sprintf("key-%d", id)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rec, api := newKickRecorder(t)
-	kickers := map[int64]*xmppKicker{1: newXMPPKicker(XMPPKickConfig{URL: api.URL + "/api/", Host: "localhost"}, caddy.NewReplacer())}
+	kicker := newXMPPKicker(XMPPKickConfig{URL: api.URL + "/api/", Host: "localhost"}, caddy.NewReplacer())
+	kickers := map[int64]*xmppKicker{1: kicker}
 	var users []store.User
 	var sessions []store.Session
-	for i, login := range []string{"ann", "bea", "cat"} {
-		u := store.User{AppID: 1, Login: login, PasswordHash: "hash"}
+	for i, login := range []string{"ann", "bea", "cat", "dan"} {
+		app := int64(1)
+		if login == "dan" {
+			app = 2 // another handler's app
+		}
+		u := store.User{AppID: app, Login: login, PasswordHash: "hash"}
 		if err := st.CreateUser(ctx, &u); err != nil {
 			t.Fatal(err)
 		}
-		s := store.Session{TokenHash: store.TokenHash{byte(i + 1)}, AppID: 1, UserID: u.ID,
+		s := store.Session{TokenHash: store.TokenHash{byte(i + 1)}, AppID: app, UserID: u.ID,
 			ExpiresAt: time.Now().Add(time.Hour), MaxExpiresAt: time.Now().Add(time.Hour)}
 		if err := st.CreateSession(ctx, &s); err != nil {
 			t.Fatal(err)
@@ -231,30 +238,40 @@ func TestChatLoginsKeptInTheStoreAreKickedAfterARestart(t *testing.T) {
 	}
 	jid := func(u store.User) string { return fmt.Sprintf("%d-%d@localhost", u.ID, u.AppID) }
 
-	// Before the restart: ann and bea log in to chat with their tokens.
+	// Before the restart: ann, bea and dan log in to chat with their tokens.
 	before := newChatStreams(st, zap.NewNop())
 	before.addKickers(kickers)
+	before.addKickers(map[int64]*xmppKicker{2: kicker})
 	<-before.loaded
 	before.tokenLogin(sessions[0])
 	before.tokenLogin(sessions[1])
+	before.tokenLogin(sessions[3])
 	before.close()
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	// While the node is down, ann logs out: nobody hears it.
+	// While the node is down, ann and dan log out: nobody hears it.
 	if st, err = badger.Open(badger.Options{Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.DeleteSession(ctx, sessions[0].TokenHash); err != nil {
-		t.Fatal(err)
+	for _, s := range []store.Session{sessions[0], sessions[3]} {
+		if err := st.DeleteSession(ctx, s.TokenHash); err != nil {
+			t.Fatal(err)
+		}
 	}
 	after := newChatStreams(st, zap.NewNop())
 	defer after.close()
 	after.addKickers(kickers)
 	if got := rec.next(t); got != jid(users[0]) {
 		t.Fatalf("after the restart, kicked %s, want %s (ann logged out while the node was down)", got, jid(users[0]))
+	}
+	// App 2's handler starts later: dan's logout is found then.
+	<-after.loaded
+	after.addKickers(map[int64]*xmppKicker{2: kicker})
+	if got := rec.next(t); got != jid(users[3]) {
+		t.Fatalf("once app 2's handler started, kicked %s, want %s (dan logged out while the node was down)", got, jid(users[3]))
 	}
 	// bea's login was remembered across the restart; cat never chatted.
 	<-after.loaded

@@ -3,7 +3,6 @@ package badger
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -51,7 +50,7 @@ func (s *Store) ListChatLogins(ctx context.Context) ([]store.ChatLogin, error) {
 	var out []store.ChatLogin
 	err := iteratePrefix(txn, []byte(prefixChatLogin), func(k, v []byte) error {
 		if len(v) != 24 || len(k) != len(prefixChatLogin)+len(store.TokenHash{}) {
-			return errors.New("malformed chat login record")
+			return nil // not one this version wrote: skipped, not fatal to the rest
 		}
 		l := store.ChatLogin{
 			AppID:     int64(binary.BigEndian.Uint64(v)),
