@@ -82,18 +82,21 @@ func (j *jwks) fetch() error {
 type usedJTIs struct {
 	mu    sync.Mutex
 	until map[string]time.Time
+	swept time.Time
 }
 
-// first reports whether jti is new, and remembers it until exp.
+// first reports whether jti is new, and remembers it until exp. The
+// expired ones are dropped at most once a second.
 func (u *usedJTIs) first(jti string, exp time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if len(u.until) > 1024 {
+	if now := time.Now(); now.Sub(u.swept) > time.Second {
 		for k, t := range u.until {
-			if time.Now().After(t) {
+			if now.After(t) {
 				delete(u.until, k)
 			}
 		}
+		u.swept = now
 	}
 	if _, ok := u.until[jti]; ok {
 		return false

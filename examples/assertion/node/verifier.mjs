@@ -14,9 +14,12 @@ const audience = process.env.AUDIENCE;
 // bound assertion is good once. (Several replicas of a backend would share
 // this, in Redis say, with SET NX and the expiry.)
 const usedJTIs = new Map();
+let swept = 0;
 function firstUse(jti, exp) {
-  if (usedJTIs.size > 1024) {
-    for (const [k, until] of usedJTIs) if (until < Date.now()) usedJTIs.delete(k);
+  const now = Date.now();
+  if (now - swept > 1000) { // the expired ones, at most once a second
+    for (const [k, until] of usedJTIs) if (until < now) usedJTIs.delete(k);
+    swept = now;
   }
   if (usedJTIs.has(jti)) return false;
   usedJTIs.set(jti, exp * 1000);

@@ -23,13 +23,16 @@ audience = os.environ["AUDIENCE"]
 # this, in Redis say, with SET NX and the expiry.)
 used_jtis = {}
 used_lock = threading.Lock()
+swept = [0.0]
 
 
 def first_use(jti, exp):
     with used_lock:
-        if len(used_jtis) > 1024:
-            for k in [k for k, until in used_jtis.items() if until < time.time()]:
+        now = time.time()
+        if now - swept[0] > 1:  # the expired ones, at most once a second
+            for k in [k for k, until in used_jtis.items() if until < now]:
                 del used_jtis[k]
+            swept[0] = now
         if jti in used_jtis:
             return False
         used_jtis[jti] = exp
