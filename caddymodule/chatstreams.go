@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"sync"
@@ -160,8 +161,13 @@ func (c *chatStreams) load() {
 		if err == nil {
 			c.mu.Lock()
 			for _, l := range logins {
-				if _, ok := c.tokens[l.TokenHash]; !ok && len(c.tokens) < maxChatLogins {
-					c.tokens[l.TokenHash] = chatLogin{user: chatUser{l.AppID, l.UserID}, until: l.ExpiresAt}
+				u := chatUser{l.AppID, l.UserID}
+				if l.PasswordDigest != ([sha256.Size]byte{}) {
+					if _, ok := c.passwords[u]; !ok && len(c.passwords) < maxChatLogins {
+						c.passwords[u] = l.PasswordDigest
+					}
+				} else if _, ok := c.tokens[l.TokenHash]; !ok && len(c.tokens) < maxChatLogins {
+					c.tokens[l.TokenHash] = chatLogin{user: u, until: l.ExpiresAt}
 				}
 			}
 			c.mu.Unlock()
@@ -226,20 +232,33 @@ func (c *chatStreams) dropStored(hashes ...store.TokenHash) {
 	}
 	go func() {
 		for _, h := range hashes {
-			c.deleteStored(h)
+			c.deleteStored(h, func() bool { _, ok := c.tokens[h]; return ok })
 		}
 	}()
 }
 
-// deleteStored deletes the stored chat login of h unless h logged in again.
-func (c *chatStreams) deleteStored(h store.TokenHash) {
+// dropPasswords is dropStored for the password logins of users.
+func (c *chatStreams) dropPasswords(users ...chatUser) {
+	if len(users) == 0 {
+		return
+	}
+	go func() {
+		for _, u := range users {
+			c.deleteStored(passwordLoginKey(u), func() bool { _, ok := c.passwords[u]; return ok })
+		}
+	}()
+}
+
+// deleteStored deletes the stored chat login h unless again (called with
+// c.mu held) says it logged in again.
+func (c *chatStreams) deleteStored(h store.TokenHash, again func() bool) {
 	lock := &c.storeLocks[h[0]&63]
 	lock.Lock()
 	defer lock.Unlock()
 	c.mu.Lock()
-	_, again := c.tokens[h]
+	back := again()
 	c.mu.Unlock()
-	if again {
+	if back {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
@@ -269,17 +288,57 @@ func (c *chatStreams) pruneLocked() {
 }
 
 // passwordLogin remembers that an XMPP server accepted u's password.
+// A new or changed one is kept in the store, as tokenLogin does, for
+// passwordLoginLife.
 func (c *chatStreams) passwordLogin(u store.User) {
 	key := chatUser{u.AppID, u.ID}
+	digest := sha256.Sum256([]byte(u.PasswordHash))
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.kickerOf(key.appID) == nil {
+		c.mu.Unlock()
 		return
 	}
-	if _, ok := c.passwords[key]; !ok && len(c.passwords) >= maxChatLogins {
+	old, known := c.passwords[key]
+	if !known && len(c.passwords) >= maxChatLogins {
 		clear(c.passwords)
 	}
-	c.passwords[key] = sha256.Sum256([]byte(u.PasswordHash))
+	c.passwords[key] = digest
+	c.mu.Unlock()
+	if known && old == digest {
+		return // a reconnect: stored already
+	}
+	h := passwordLoginKey(key)
+	lock := &c.storeLocks[h[0]&63]
+	lock.Lock()
+	defer lock.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
+	defer cancel()
+	err := c.st.PutChatLogin(ctx, store.ChatLogin{TokenHash: h, AppID: key.appID, UserID: key.userID,
+		PasswordDigest: digest, ExpiresAt: c.now().Add(passwordLoginLife)})
+	if err != nil {
+		c.logger.Warn("could not keep a chat login in the store; a restart will forget it",
+			zap.Int64("app_id", key.appID), zap.Int64("user_id", key.userID), zap.Error(err))
+		return
+	}
+	c.mu.Lock()
+	_, still := c.passwords[key]
+	c.mu.Unlock()
+	if !still {
+		_ = c.st.DeleteChatLogin(ctx, h)
+	}
+}
+
+// passwordLoginLife is how long a stored password login is kept after the
+// login: past it, a restarted node no longer knows the stream.
+const passwordLoginLife = 365 * 24 * time.Hour
+
+// passwordLoginKey is the store key of u's password login: one per user,
+// apart from every token hash (a SHA-256 of another input).
+func passwordLoginKey(u chatUser) store.TokenHash {
+	b := []byte("cubeauth chat password login\x00")
+	b = binary.BigEndian.AppendUint64(b, uint64(u.appID))
+	b = binary.BigEndian.AppendUint64(b, uint64(u.userID))
+	return store.TokenHash(sha256.Sum256(b))
 }
 
 // onEvent ends the streams of the users whose chat login the event ended.
@@ -330,12 +389,15 @@ func (c *chatStreams) forgetLocked(match func(chatUser) bool) map[chatUser]bool 
 		}
 	}
 	c.dropStored(hashes...)
+	var passwords []chatUser
 	for u := range c.passwords {
 		if match(u) {
 			delete(c.passwords, u)
+			passwords = append(passwords, u)
 			users[u] = true
 		}
 	}
+	c.dropPasswords(passwords...)
 	return users
 }
 
@@ -354,6 +416,7 @@ func (c *chatStreams) recheckPassword(u chatUser, digest [sha256.Size]byte) {
 	defer c.mu.Unlock()
 	if c.passwords[u] == digest {
 		delete(c.passwords, u)
+		c.dropPasswords(u)
 		c.kickLocked(u, "password changed")
 	}
 }

@@ -220,7 +220,7 @@ func TestChatLoginsKeptInTheStoreAreKickedAfterARestart(t *testing.T) {
 	kickers := map[int64]*xmppKicker{1: kicker}
 	var users []store.User
 	var sessions []store.Session
-	for i, login := range []string{"ann", "bea", "cat", "dan"} {
+	for i, login := range []string{"ann", "bea", "cat", "dan", "eve", "fay"} {
 		app := int64(1)
 		if login == "dan" {
 			app = 2 // another handler's app
@@ -246,12 +246,16 @@ func TestChatLoginsKeptInTheStoreAreKickedAfterARestart(t *testing.T) {
 	before.tokenLogin(sessions[0])
 	before.tokenLogin(sessions[1])
 	before.tokenLogin(sessions[3])
+	// eve and fay log in to chat with their passwords.
+	before.passwordLogin(users[4])
+	before.passwordLogin(users[5])
 	before.close()
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	// While the node is down, ann and dan log out: nobody hears it.
+	// While the node is down, ann and dan log out and eve changes her
+	// password: nobody hears it.
 	if st, err = badger.Open(badger.Options{Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
@@ -261,11 +265,17 @@ func TestChatLoginsKeptInTheStoreAreKickedAfterARestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	users[4].PasswordHash = "a new hash"
+	if err := st.UpdateUser(ctx, users[4]); err != nil {
+		t.Fatal(err)
+	}
 	after := newChatStreams(st, zap.NewNop())
 	defer after.close()
 	after.addKickers(kickers)
-	if got := rec.next(t); got != jid(users[0]) {
-		t.Fatalf("after the restart, kicked %s, want %s (ann logged out while the node was down)", got, jid(users[0]))
+	kicked := map[string]bool{rec.next(t): true, rec.next(t): true}
+	if !kicked[jid(users[0])] || !kicked[jid(users[4])] {
+		t.Fatalf("after the restart, kicked %v, want %s and %s (ann logged out, eve changed her password while the node was down)",
+			kicked, jid(users[0]), jid(users[4]))
 	}
 	// App 2's handler starts later: dan's logout is found then.
 	<-after.loaded
@@ -282,6 +292,14 @@ func TestChatLoginsKeptInTheStoreAreKickedAfterARestart(t *testing.T) {
 	}
 	if got := rec.next(t); got != jid(users[1]) {
 		t.Fatalf("kicked %s, want %s (bea's chat session ended after the restart)", got, jid(users[1]))
+	}
+	// fay's password login was remembered across the restart too.
+	users[5].PasswordHash = "another new hash"
+	if err := st.UpdateUser(ctx, users[5]); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.next(t); got != jid(users[5]) {
+		t.Fatalf("kicked %s, want %s (fay changed her password after the restart)", got, jid(users[5]))
 	}
 	// What was kicked is no longer kept.
 	deadline := time.Now().Add(5 * time.Second)

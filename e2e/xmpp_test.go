@@ -257,8 +257,8 @@ func runChatScript(t *testing.T, node, dir, script string, srv *server, chatURL 
 // (examples/xmpp/ejabberd.yml): a logout, a password change, deleting the
 // user and an operator's revoke each close the stream within a second,
 // and a session that never logged in to chat ends without closing it, and
-// a logout after Caddy crashed and restarted still closes a stream that
-// logged in before; see e2e/sdk/chat-revocation.js.
+// a logout or a password change after Caddy crashed and restarted still
+// closes a stream that logged in before; see e2e/sdk/chat-revocation.js.
 func TestXMPPRevocationClosesOpenStreams(t *testing.T) {
 	t.Parallel()
 	node, ctl, dir := sdkChatPrerequisites(t)
@@ -295,8 +295,8 @@ func TestXMPPRevocationClosesOpenStreams(t *testing.T) {
 	t.Cleanup(restart.Close)
 	out := runChatScript(t, node, dir, "chat-revocation.js", srv, chatURL, ej,
 		fmt.Sprintf("ADMIN_URL=http://127.0.0.1:%d", srv.admin), "RESTART_URL="+restart.URL)
-	if n := strings.Count(out, "stream closed"); n != 6 {
-		t.Errorf("the script reported %d closed streams, want 6", n)
+	if n := strings.Count(out, "stream closed"); n != 7 {
+		t.Errorf("the script reported %d closed streams, want 7", n)
 	}
 	logs := srv.Caddy.Logs()
 	if !strings.Contains(logs, "ended the user's XMPP streams") {

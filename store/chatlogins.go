@@ -5,15 +5,21 @@ import (
 	"time"
 )
 
-// ChatLogin records that an XMPP server accepted a session's token as its
-// user's chat password, so that the end of that session can end the user's
-// streams even after the node that saw the login restarts.
+// ChatLogin records that an XMPP server accepted a session's token, or the
+// user's password, as a chat password, so that the end of that session (or
+// a new password) can end the user's streams even after the node that saw
+// the login restarts.
 type ChatLogin struct {
+	// TokenHash is the session's token hash, or for a password login a key
+	// of the user's own (caddymodule chooses it).
 	TokenHash TokenHash
 	AppID     int64
 	UserID    int64
-	// ExpiresAt is the session's absolute expiry; drivers may drop the
-	// record after it.
+	// PasswordDigest is, for a password login, a digest of the password
+	// hash it logged in against; zero for a token login.
+	PasswordDigest [32]byte
+	// ExpiresAt is when the record may go (a token login: the session's
+	// absolute expiry); drivers may drop it after.
 	ExpiresAt time.Time
 }
 

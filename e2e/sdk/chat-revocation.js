@@ -129,11 +129,18 @@ scenario('v6 chat streams end with their sessions (xmpp_kick)', async () => {
   });
 
   if (process.env.RESTART_URL) {
-    await step('after cubeauth crashes and restarts, a logout still closes a stream that logged in before', async () => {
+    await step('after cubeauth crashes and restarts, a logout or a password change still closes a stream that logged in before', async () => {
       const gina = await chatUser('kickgina');
+      const web = newSDK();
+      const hank = await web.createSession({ login: `kickhank${config.suffix}`, password });
+      const chat = newSDK();
+      assert.equal(await connect(chat, hank.user_id, password), true);
       const { status, body } = await post(process.env.RESTART_URL);
       assert.equal(status, 200, `restart: ${status} ${body}`);
       await closedBy(gina.sdk, 'logout after a restart', () => gina.sdk.destroySession());
+      await closedBy(chat, 'password change after a restart (password login)', () =>
+        web.users.update({ password: 'supersecret2', old_password: password }),
+      );
     });
   }
 

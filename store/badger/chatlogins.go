@@ -12,7 +12,8 @@ import (
 
 // Chat logins are kept as
 //
-//	c/<token hash>    app, user and expiry (Unix nanoseconds), 8 big-endian bytes each
+//	c/<token hash>    app, user and expiry (Unix nanoseconds), 8 big-endian bytes each,
+//	                  then the 32-byte password digest
 //
 // expiring with the session's absolute lifetime, so nothing needs sweeping.
 const prefixChatLogin = "c/"
@@ -28,10 +29,11 @@ func (s *Store) PutChatLogin(ctx context.Context, l store.ChatLogin) error {
 		return wrap(op, err)
 	}
 	defer s.leave()
-	v := make([]byte, 0, 24)
+	v := make([]byte, 0, 56)
 	v = binary.BigEndian.AppendUint64(v, uint64(l.AppID))
 	v = binary.BigEndian.AppendUint64(v, uint64(l.UserID))
 	v = binary.BigEndian.AppendUint64(v, uint64(l.ExpiresAt.UnixNano()))
+	v = append(v, l.PasswordDigest[:]...)
 	e := badger.NewEntry(chatLoginKey(l.TokenHash), v)
 	e.ExpiresAt = sessionExpiry(l.ExpiresAt)
 	return wrap(op, s.write(func(txn *badger.Txn) error { return txn.SetEntry(e) }))
@@ -49,7 +51,7 @@ func (s *Store) ListChatLogins(ctx context.Context) ([]store.ChatLogin, error) {
 	now := time.Now()
 	var out []store.ChatLogin
 	err := iteratePrefix(txn, []byte(prefixChatLogin), func(k, v []byte) error {
-		if len(v) != 24 || len(k) != len(prefixChatLogin)+len(store.TokenHash{}) {
+		if len(v) != 56 || len(k) != len(prefixChatLogin)+len(store.TokenHash{}) {
 			return nil // not one this version wrote: skipped, not fatal to the rest
 		}
 		l := store.ChatLogin{
@@ -58,6 +60,7 @@ func (s *Store) ListChatLogins(ctx context.Context) ([]store.ChatLogin, error) {
 			ExpiresAt: time.Unix(0, int64(binary.BigEndian.Uint64(v[16:]))).UTC(),
 		}
 		copy(l.TokenHash[:], k[len(prefixChatLogin):])
+		copy(l.PasswordDigest[:], v[24:])
 		if now.Before(l.ExpiresAt) {
 			out = append(out, l)
 		}

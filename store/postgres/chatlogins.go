@@ -14,11 +14,15 @@ func (s *Store) PutChatLogin(ctx context.Context, l store.ChatLogin) error {
 		return wrap(op, err)
 	}
 	defer cancel()
-	_, err = s.pool.Exec(ctx, `INSERT INTO cubeauth_chat_logins (token_hash, app_id, user_id, expires_at)
-		VALUES ($1, $2, $3, $4)
-		ON CONFLICT (token_hash) DO UPDATE SET
-			app_id = EXCLUDED.app_id, user_id = EXCLUDED.user_id, expires_at = EXCLUDED.expires_at`,
-		l.TokenHash[:], l.AppID, l.UserID, l.ExpiresAt)
+	var digest []byte // NULL for a token login
+	if l.PasswordDigest != ([32]byte{}) {
+		digest = l.PasswordDigest[:]
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO cubeauth_chat_logins (token_hash, app_id, user_id, password_digest, expires_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (token_hash) DO UPDATE SET app_id = EXCLUDED.app_id, user_id = EXCLUDED.user_id,
+			password_digest = EXCLUDED.password_digest, expires_at = EXCLUDED.expires_at`,
+		l.TokenHash[:], l.AppID, l.UserID, digest, l.ExpiresAt)
 	return s.fail(op, err)
 }
 
@@ -30,7 +34,7 @@ func (s *Store) ListChatLogins(ctx context.Context) ([]store.ChatLogin, error) {
 		return nil, wrap(op, err)
 	}
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT token_hash, app_id, user_id, expires_at
+	rows, err := s.pool.Query(ctx, `SELECT token_hash, app_id, user_id, password_digest, expires_at
 		FROM cubeauth_chat_logins WHERE expires_at > now()`)
 	if err != nil {
 		return nil, s.fail(op, err)
@@ -39,11 +43,12 @@ func (s *Store) ListChatLogins(ctx context.Context) ([]store.ChatLogin, error) {
 	var out []store.ChatLogin
 	for rows.Next() {
 		var l store.ChatLogin
-		var hash []byte
-		if err := rows.Scan(&hash, &l.AppID, &l.UserID, &l.ExpiresAt); err != nil {
+		var hash, digest []byte
+		if err := rows.Scan(&hash, &l.AppID, &l.UserID, &digest, &l.ExpiresAt); err != nil {
 			return nil, s.fail(op, err)
 		}
 		copy(l.TokenHash[:], hash)
+		copy(l.PasswordDigest[:], digest)
 		l.ExpiresAt = l.ExpiresAt.UTC()
 		out = append(out, l)
 	}

@@ -42,6 +42,7 @@ func testChatLoginsDurable(h Harness) func(t *testing.T) {
 		s := open()
 		ctx := t.Context()
 		a, b, c := newChatLogin(1, 10, time.Hour), newChatLogin(1, 11, time.Hour), newChatLogin(2, 10, time.Hour)
+		a.PasswordDigest = [32]byte{1, 2, 3} // a password login
 		for _, l := range []store.ChatLogin{a, b, c} {
 			if err := s.PutChatLogin(ctx, l); err != nil {
 				t.Fatal(err)
@@ -65,6 +66,7 @@ func testChatLoginsDurable(h Harness) func(t *testing.T) {
 		got := sortedChatLogins(t, s)
 		if len(got) != 2 || got[0].TokenHash != a.TokenHash || got[1].TokenHash != b.TokenHash ||
 			got[0].AppID != 1 || got[0].UserID != 10 || got[1].UserID != 12 ||
+			got[0].PasswordDigest != a.PasswordDigest || got[1].PasswordDigest != ([32]byte{}) ||
 			!got[0].ExpiresAt.Equal(a.ExpiresAt) || !got[1].ExpiresAt.Equal(b.ExpiresAt) {
 			t.Fatalf("after reopening, ListChatLogins = %+v, want a and the replaced b", got)
 		}
