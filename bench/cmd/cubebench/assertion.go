@@ -26,16 +26,16 @@ func (b *bench) assertionPhase(c *caddyProc, token string) error {
 	log.Printf("assertion phase")
 	b.printf("## Signed assertion, paired with B1\n\n")
 	b.printf("Load average before: %s\n\n", loadavg())
-	path := "/api/messages?limit=20"
-	pad := fmt.Sprintf("wrk.headers[\"X-Pad\"] = %s\n", luaString(strings.Repeat("p", assertionPadBytes)))
-	scenarios := []scenario{
-		{name: "B1", what: "cubeauth, valid token (cached)", run: b.throughputRun(c.url(c.ports.b1, path), getScript(token)), wantStatus: 200, token: token},
-		{name: "B1a", what: "cubeauth with `assertion` (unbound, cached per session)", run: b.throughputRun(c.url(c.ports.b1a, path), getScript(token)), wantStatus: 200, token: token},
-		{name: "B1p", what: fmt.Sprintf("B1, the client sending a %d-byte header, forwarded (carrying it on both hops)", assertionPadBytes),
-			run: b.throughputRun(c.url(c.ports.b1, path), getScript(token)+pad), wantStatus: 200, token: token},
-		{name: "B1′", what: "B1 again (A/A control: the noise)", run: b.throughputRun(c.url(c.ports.b1, path), getScript(token)), wantStatus: 200, token: token},
-		{name: "B1b", what: "cubeauth with `assertion { bind_request }` (ES256 per request)", run: b.throughputRun(c.url(c.ports.b1b, path), getScript(token)), wantStatus: 200, token: token},
+	byName := map[string]scenario{}
+	for _, s := range b.proxyScenarios(c, token, true) {
+		byName[s.name] = s
 	}
+	b1 := byName["B1"]
+	padded, again := b1, b1
+	padded.name, padded.what = "B1p", fmt.Sprintf("B1, the client sending a %d-byte header, forwarded (carrying it on both hops)", assertionPadBytes)
+	padded.run.script += fmt.Sprintf("wrk.headers[\"X-Pad\"] = %s\n", luaString(strings.Repeat("p", assertionPadBytes)))
+	again.name, again.what = "B1′", "B1 again (A/A control: the noise)"
+	scenarios := []scenario{b1, byName["B1a"], padded, again, byName["B1b"]}
 	results, cmdlines, err := b.sideBySide(c, scenarios)
 	if err != nil {
 		return err
