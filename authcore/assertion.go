@@ -172,12 +172,12 @@ func (a *Assertions) refresh(ctx context.Context, rotate bool) error {
 	}
 	// A node that cannot open the newest key (another key_encryption_key,
 	// or none) makes no key of its own: the fleet keeps the keys it sealed.
-	if (current == nil || current.slot < want) && (current == nil || current.key != nil) {
+	if current == nil || (current.slot < want && current.key != nil) {
 		// Published for this period and the next, and long enough after
 		// for the last assertions it signed to expire.
 		period := int64(a.opts.RotateEvery / time.Second)
 		expires := time.Unix((want+2)*period, 0).Add(a.opts.TTL)
-		sk, err := newSigningKey(a.opts.Alg, want, now, expires, a.sealingKey())
+		sk, err := newSigningKey(a.opts.Alg, want, now, expires, a.opts.KeyEncryptionKeys)
 		if err != nil {
 			return err
 		}
@@ -222,14 +222,6 @@ func (a *Assertions) newest(keys []store.SigningKey) (*assertionSigner, error) {
 		current = s
 	}
 	return current, nil
-}
-
-// sealingKey is the key encryption key new keys are sealed with, or nil.
-func (a *Assertions) sealingKey() []byte {
-	if len(a.opts.KeyEncryptionKeys) == 0 {
-		return nil
-	}
-	return a.opts.KeyEncryptionKeys[0]
 }
 
 type jwkSet struct {

@@ -39,9 +39,9 @@ type assertionSigner struct {
 
 var b64url = base64.RawURLEncoding
 
-// newSigningKey makes a fresh key of alg for slot, sealed with kek unless
-// kek is nil.
-func newSigningKey(alg string, slot int64, now, expiresAt time.Time, kek []byte) (store.SigningKey, error) {
+// newSigningKey makes a fresh key of alg for slot, sealed with the first of
+// keks (in clear without any).
+func newSigningKey(alg string, slot int64, now, expiresAt time.Time, keks [][]byte) (store.SigningKey, error) {
 	var priv crypto.Signer
 	switch alg {
 	case AlgES256:
@@ -63,20 +63,16 @@ func newSigningKey(alg string, slot int64, now, expiresAt time.Time, kek []byte)
 	if err != nil {
 		return store.SigningKey{}, err
 	}
-	if kek != nil {
+	if len(keks) > 0 {
 		pub, err := x509.MarshalPKIXPublicKey(priv.Public())
 		if err != nil {
 			return store.SigningKey{}, err
 		}
-		if der, err = sealSigningKey(kek, alg, slot, pub, der); err != nil {
+		if der, err = sealSigningKey(keks[0], alg, slot, pub, der); err != nil {
 			return store.SigningKey{}, err
 		}
 	}
 	sk := store.SigningKey{Alg: alg, Slot: slot, PrivateKey: der, CreatedAt: now.UTC(), ExpiresAt: expiresAt.UTC()}
-	var keks [][]byte
-	if kek != nil {
-		keks = [][]byte{kek}
-	}
 	s, err := parseSigningKey(sk, keks)
 	if err != nil {
 		return store.SigningKey{}, err
