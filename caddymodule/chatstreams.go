@@ -42,10 +42,10 @@ type chatLogin struct {
 // change, revoke, deletion; on any node of a fleet), the app's XMPP server
 // is told to end the user's streams. Streams that logged in with the
 // user's password end when the password changes or the user is deleted.
-// It lives in the store's engine, so a reload forgets nothing, and token
+// It lives in the store's engine, so a reload forgets nothing, and the
 // logins are kept in the store too, so a restart forgets nothing either:
 // the first handler with kickers loads them and ends the streams of those
-// whose session ended while the node was down.
+// whose session ended (or password changed) while the node was down.
 type chatStreams struct {
 	st          store.Store
 	logger      *zap.Logger
@@ -62,8 +62,8 @@ type chatStreams struct {
 	// newest handler that declares an app decides.
 	kickers []*kickerSet
 
-	// storeLocks order the store writes of one token's chat login (by
-	// its first byte), so that a delete and a put of it never cross.
+	// storeLocks order the store writes of one chat login (by the first
+	// byte of its key), so that a delete and a put of it never cross.
 	storeLocks [64]sync.Mutex
 
 	loadOnce sync.Once
@@ -204,61 +204,74 @@ func (c *chatStreams) tokenLogin(sess store.Session) {
 	if known && old.user == u {
 		return // a reconnect: stored already
 	}
-	lock := &c.storeLocks[sess.TokenHash[0]&63]
+	c.keep(store.ChatLogin{TokenHash: sess.TokenHash, AppID: u.appID, UserID: u.userID, ExpiresAt: sess.MaxExpiresAt},
+		c.tokenRemembered(sess.TokenHash))
+}
+
+// tokenRemembered and passwordRemembered report, called with c.mu held,
+// whether a login is still remembered.
+func (c *chatStreams) tokenRemembered(h store.TokenHash) func() bool {
+	return func() bool { _, ok := c.tokens[h]; return ok }
+}
+
+func (c *chatStreams) passwordRemembered(u chatUser) func() bool {
+	return func() bool { _, ok := c.passwords[u]; return ok }
+}
+
+// keep stores l durably. A login that remembered says was forgotten while
+// it was written (its delete may have run first) is deleted again.
+func (c *chatStreams) keep(l store.ChatLogin, remembered func() bool) {
+	lock := &c.storeLocks[l.TokenHash[0]&63]
 	lock.Lock()
 	defer lock.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
 	defer cancel()
-	err := c.st.PutChatLogin(ctx, store.ChatLogin{TokenHash: sess.TokenHash, AppID: u.appID, UserID: u.userID, ExpiresAt: sess.MaxExpiresAt})
-	if err != nil {
+	if err := c.st.PutChatLogin(ctx, l); err != nil {
 		c.logger.Warn("could not keep a chat login in the store; a restart will forget it",
-			zap.Int64("app_id", u.appID), zap.Int64("user_id", u.userID), zap.Error(err))
+			zap.Int64("app_id", l.AppID), zap.Int64("user_id", l.UserID), zap.Error(err))
 		return
 	}
-	// Ended while it was written: its delete may have run first.
 	c.mu.Lock()
-	_, still := c.tokens[sess.TokenHash]
+	still := remembered()
 	c.mu.Unlock()
 	if !still {
-		_ = c.st.DeleteChatLogin(ctx, sess.TokenHash)
+		_ = c.st.DeleteChatLogin(ctx, l.TokenHash)
 	}
 }
 
 // dropStored deletes the stored chat logins of hashes, off the caller's
 // path (a missing one is no error: another node may have deleted it).
 func (c *chatStreams) dropStored(hashes ...store.TokenHash) {
-	if len(hashes) == 0 {
-		return
+	if len(hashes) > 0 {
+		go func() {
+			for _, h := range hashes {
+				c.drop(h, c.tokenRemembered(h))
+			}
+		}()
 	}
-	go func() {
-		for _, h := range hashes {
-			c.deleteStored(h, func() bool { _, ok := c.tokens[h]; return ok })
-		}
-	}()
 }
 
 // dropPasswords is dropStored for the password logins of users.
 func (c *chatStreams) dropPasswords(users ...chatUser) {
-	if len(users) == 0 {
-		return
+	if len(users) > 0 {
+		go func() {
+			for _, u := range users {
+				c.drop(passwordLoginKey(u), c.passwordRemembered(u))
+			}
+		}()
 	}
-	go func() {
-		for _, u := range users {
-			c.deleteStored(passwordLoginKey(u), func() bool { _, ok := c.passwords[u]; return ok })
-		}
-	}()
 }
 
-// deleteStored deletes the stored chat login h unless again (called with
-// c.mu held) says it logged in again.
-func (c *chatStreams) deleteStored(h store.TokenHash, again func() bool) {
+// drop deletes the stored chat login h unless remembered says it logged
+// in again.
+func (c *chatStreams) drop(h store.TokenHash, remembered func() bool) {
 	lock := &c.storeLocks[h[0]&63]
 	lock.Lock()
 	defer lock.Unlock()
 	c.mu.Lock()
-	back := again()
+	again := remembered()
 	c.mu.Unlock()
-	if back {
+	if again {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
@@ -307,25 +320,8 @@ func (c *chatStreams) passwordLogin(u store.User) {
 	if known && old == digest {
 		return // a reconnect: stored already
 	}
-	h := passwordLoginKey(key)
-	lock := &c.storeLocks[h[0]&63]
-	lock.Lock()
-	defer lock.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), chatStoreTimeout)
-	defer cancel()
-	err := c.st.PutChatLogin(ctx, store.ChatLogin{TokenHash: h, AppID: key.appID, UserID: key.userID,
-		PasswordDigest: digest, ExpiresAt: c.now().Add(passwordLoginLife)})
-	if err != nil {
-		c.logger.Warn("could not keep a chat login in the store; a restart will forget it",
-			zap.Int64("app_id", key.appID), zap.Int64("user_id", key.userID), zap.Error(err))
-		return
-	}
-	c.mu.Lock()
-	_, still := c.passwords[key]
-	c.mu.Unlock()
-	if !still {
-		_ = c.st.DeleteChatLogin(ctx, h)
-	}
+	c.keep(store.ChatLogin{TokenHash: passwordLoginKey(key), AppID: key.appID, UserID: key.userID,
+		PasswordDigest: digest, ExpiresAt: c.now().Add(passwordLoginLife)}, c.passwordRemembered(key))
 }
 
 // passwordLoginLife is how long a stored password login is kept after the
