@@ -292,13 +292,8 @@ func forgeAssertion(t *testing.T, real string) string {
 	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-// debugLogCaddyfile is a site with `assertion` in front of a recorder, in
-// debug mode; {LOG_DEFAULT} is the default log's block, or nothing.
-const debugLogCaddyfile = `{
-	admin 127.0.0.1:{ADMIN}
-	default_bind 127.0.0.1
-	debug
-{LOG_DEFAULT}}
+// debugLogCaddyfile is a site with `assertion` in front of a recorder.
+const debugLogCaddyfile = `{GLOBALS}
 http://127.0.0.1:{PORT} {
 	cubeauth {
 		storage badger {DIR}/data
@@ -339,8 +334,8 @@ func TestDebugLogsLeaveOutTheAssertionWithTheExampleFilter(t *testing.T) {
 			t.Cleanup(recorder.Close)
 			srv := &server{dir: t.TempDir()}
 			srv.start(t, func(p *testcaddy.Ports) string {
-				return strings.NewReplacer("{ADMIN}", strconv.Itoa(srv.admin), "{PORT}", strconv.Itoa(srv.port),
-					"{LOG_DEFAULT}", tc.logDefault, "{DIR}", srv.dir,
+				globals := testcaddy.Globals(srv.admin, "debug", strings.TrimSpace(tc.logDefault))
+				return strings.NewReplacer("{GLOBALS}", globals, "{PORT}", strconv.Itoa(srv.port), "{DIR}", srv.dir,
 					"{RECORDER}", strconv.Itoa(recorder.Listener.Addr().(*net.TCPAddr).Port)).Replace(debugLogCaddyfile)
 			})
 			c := newClient(t, srv)

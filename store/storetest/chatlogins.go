@@ -1,7 +1,7 @@
 package storetest
 
 import (
-	"crypto/rand"
+	"cmp"
 	"slices"
 	"testing"
 	"time"
@@ -9,10 +9,8 @@ import (
 	"github.com/cubeauth/cubeauth/store"
 )
 
-func newChatLogin(appID, userID int64, expiresIn time.Duration) store.ChatLogin {
-	l := store.ChatLogin{AppID: appID, UserID: userID, ExpiresAt: now().Add(expiresIn)}
-	rand.Read(l.TokenHash[:])
-	return l
+func newChatLogin(t *testing.T, appID, userID int64, expiresIn time.Duration) store.ChatLogin {
+	return store.ChatLogin{TokenHash: newHash(t), AppID: appID, UserID: userID, ExpiresAt: now().Add(expiresIn)}
 }
 
 func testChatLogins(t *testing.T, h Harness) {
@@ -28,10 +26,7 @@ func sortedChatLogins(t *testing.T, s store.Store) []store.ChatLogin {
 		t.Fatal(err)
 	}
 	slices.SortFunc(logins, func(a, b store.ChatLogin) int {
-		if a.AppID != b.AppID {
-			return int(a.AppID - b.AppID)
-		}
-		return int(a.UserID - b.UserID)
+		return cmp.Or(cmp.Compare(a.AppID, b.AppID), cmp.Compare(a.UserID, b.UserID))
 	})
 	return logins
 }
@@ -41,7 +36,7 @@ func testChatLoginsDurable(h Harness) func(t *testing.T) {
 		open := h.New(t)
 		s := open()
 		ctx := t.Context()
-		a, b, c := newChatLogin(1, 10, time.Hour), newChatLogin(1, 11, time.Hour), newChatLogin(2, 10, time.Hour)
+		a, b, c := newChatLogin(t, 1, 10, time.Hour), newChatLogin(t, 1, 11, time.Hour), newChatLogin(t, 2, 10, time.Hour)
 		a.PasswordDigest = [32]byte{1, 2, 3} // a password login
 		for _, l := range []store.ChatLogin{a, b, c} {
 			if err := s.PutChatLogin(ctx, l); err != nil {
@@ -76,7 +71,7 @@ func testChatLoginsDurable(h Harness) func(t *testing.T) {
 func testChatLoginExpiry(h Harness) func(t *testing.T) {
 	return func(t *testing.T) {
 		s := openWith(t, h.New(t))
-		live, old := newChatLogin(1, 1, time.Hour), newChatLogin(1, 2, 1500*time.Millisecond)
+		live, old := newChatLogin(t, 1, 1, time.Hour), newChatLogin(t, 1, 2, 1500*time.Millisecond)
 		for _, l := range []store.ChatLogin{live, old} {
 			if err := s.PutChatLogin(t.Context(), l); err != nil {
 				t.Fatal(err)
